@@ -1,0 +1,208 @@
+//! Worker threads: the main loop, finding work, running jobs.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crossbeam_deque::{Steal, Worker};
+
+use crate::job::JobRef;
+use crate::registry::Registry;
+use crate::sleep::IdleState;
+
+/// The state one worker thread keeps for itself.
+pub(crate) struct WorkerThread {
+    deque: Worker<JobRef>,
+    index: usize,
+    registry: Arc<Registry>,
+    /// xorshift state for picking steal victims.
+    rng: Cell<u64>,
+    /// How many helping waits are on this worker's stack.
+    help_depth: Cell<usize>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<WorkerThread>>> = const { RefCell::new(None) };
+}
+
+/// Calls `f` with the calling thread's worker state, if it is a worker.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
+    CURRENT.with(|current| f(current.borrow().as_deref()))
+}
+
+/// A handle on the calling thread's worker state, if it is a worker.
+pub(crate) fn current() -> Option<Rc<WorkerThread>> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// The 0-based index of the calling thread in its pool, or `None` if the
+/// calling thread is not a pool worker.
+///
+/// ```
+/// assert_eq!(hpyx_engine::current_worker_index(), None);
+/// ```
+pub fn current_worker_index() -> Option<usize> {
+    with_current(|worker| worker.map(WorkerThread::index))
+}
+
+pub(crate) fn run_worker(registry: Arc<Registry>, index: usize, deque: Worker<JobRef>) {
+    let worker = Rc::new(WorkerThread {
+        deque,
+        index,
+        registry: Arc::clone(&registry),
+        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+        help_depth: Cell::new(0),
+    });
+    CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&worker)));
+    if let Some(hook) = registry.config().start_hook() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
+            report_panic("the worker start hook", &*payload);
+        }
+    }
+    worker.main_loop();
+    if let Some(hook) = registry.config().exit_hook() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
+            report_panic("the worker exit hook", &*payload);
+        }
+    }
+    CURRENT.with(|current| current.borrow_mut().take());
+}
+
+impl WorkerThread {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    pub(crate) fn help_depth(&self) -> &Cell<usize> {
+        &self.help_depth
+    }
+
+    #[inline]
+    pub(crate) fn push_local(&self, job: JobRef) {
+        self.deque.push(job);
+        self.registry.sleep().new_jobs(1);
+    }
+
+    fn main_loop(&self) {
+        // A panic in the runtime's own code (not in a job: those are caught
+        // in `execute`) must not kill the worker or wedge the pool.
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| self.work_until_terminated())) {
+                Ok(()) => return,
+                Err(payload) => report_panic("the worker loop", &*payload),
+            }
+        }
+    }
+
+    fn work_until_terminated(&self) {
+        let mut idle: Option<IdleState> = None;
+        loop {
+            if self.registry.is_cancelling() {
+                self.cancel_local_jobs();
+                return;
+            }
+            if let Some(job) = self.find_work() {
+                idle = None;
+                self.execute(job);
+                continue;
+            }
+            if self.registry.is_terminating() {
+                return;
+            }
+            let sleep = self.registry.sleep();
+            let state = idle.get_or_insert_with(|| sleep.start_looking());
+            let _ = sleep.no_work_found(state, self.index, None, None, || {
+                self.registry.is_terminating()
+            });
+        }
+    }
+
+    fn cancel_local_jobs(&self) {
+        while let Some(job) = self.deque.pop() {
+            job.cancel();
+        }
+    }
+
+    /// Local deque (LIFO), then a batch from the injector, then a steal
+    /// (FIFO) from another worker, starting at a random victim.
+    #[inline]
+    pub(crate) fn find_work(&self) -> Option<JobRef> {
+        self.deque.pop().or_else(|| self.steal())
+    }
+
+    #[cold]
+    fn steal(&self) -> Option<JobRef> {
+        let n = self.registry.num_workers();
+        loop {
+            let mut retry = false;
+            match self.registry.steal_injected(&self.deque) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            if n > 1 {
+                let start = (self.next_random() % n as u64) as usize;
+                for victim in (start..n).chain(0..start) {
+                    if victim == self.index {
+                        continue;
+                    }
+                    match self.registry.stealer(victim).steal() {
+                        Steal::Success(job) => return Some(job),
+                        Steal::Retry => retry = true,
+                        Steal::Empty => {}
+                    }
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+
+    /// Runs `job` and the tail jobs it returns. A panic escaping a job is
+    /// reported and the worker goes on.
+    #[inline]
+    pub(crate) fn execute(&self, job: JobRef) {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match catch_unwind(AssertUnwindSafe(move || job.run())) {
+                Ok(tail) => next = tail,
+                Err(payload) => report_panic("a job", &*payload),
+            }
+        }
+    }
+}
+
+/// The message of a panic payload, for reports.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+fn report_panic(what: &str, payload: &(dyn Any + Send)) {
+    eprintln!(
+        "hpyx: {what} panicked on a worker thread: {}; the worker goes on",
+        panic_message(payload)
+    );
+}

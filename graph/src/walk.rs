@@ -1,0 +1,170 @@
+//! The completion walk: propagating a node's completion to its successors,
+//! iteratively.
+//!
+//! A walk holds two work lists:
+//!
+//! - `finished`: nodes whose final state is published and whose successors
+//!   still have to hear about it;
+//! - `ready`: `Pooled` nodes whose last input just finished, to be pushed to
+//!   the pool.
+//!
+//! `drive` pops `finished` until it is empty. Notifying a dependent
+//! decrements its pending count; a dependent that reaches zero either
+//! completes inline (an input failed or was cancelled, or it is an `Inline`
+//! or `WhenAny` node) and goes onto `finished`, or goes onto `ready`. Nothing
+//! recurses, so a chain of 100,000 failures or a fan-in of 1,000,000 inputs
+//! completes on a small stack. At the end the ready nodes are pushed; on a
+//! worker, the last one is returned as the worker's next (tail) job.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use hpyx_engine::JobRef;
+
+use crate::drop_queue::drop_iteratively;
+use crate::node::{GraphNode, NodeKind};
+use crate::pending::Readiness;
+use crate::state::{NodeState, TransitionToCancelled, TransitionToReady, TransitionToRunning};
+use crate::successors::Successor;
+
+pub(crate) struct CompletionWalk {
+    finished: Vec<Arc<dyn GraphNode>>,
+    ready: Vec<Arc<dyn GraphNode>>,
+}
+
+impl CompletionWalk {
+    pub(crate) fn new() -> CompletionWalk {
+        CompletionWalk { finished: Vec::new(), ready: Vec::new() }
+    }
+
+    /// `node`'s final state is published; notify its successors.
+    pub(crate) fn push_finished(&mut self, node: Arc<dyn GraphNode>) {
+        self.finished.push(node);
+    }
+
+    /// `node`'s pending count reached zero (the caller brought it there).
+    pub(crate) fn became_ready(&mut self, node: Arc<dyn GraphNode>) {
+        let core = node.core();
+        let propagated = match core.kind() {
+            NodeKind::WhenAny | NodeKind::Promise => None,
+            NodeKind::Pooled | NodeKind::Inline => core.first_unsuccessful_input(),
+        };
+        match propagated {
+            Some(outcome) => {
+                // An input failed or was cancelled: the function never runs.
+                if core.state.transition_to_running() == TransitionToRunning::Success {
+                    node.discard_body();
+                    core.release_inputs();
+                    match outcome {
+                        Err(error) => core.publish(NodeState::Failed, Some(error)),
+                        Ok(()) => core.publish(NodeState::Cancelled, None),
+                    }
+                    self.finished.push(node);
+                }
+            }
+            None if core.kind() == NodeKind::Pooled => {
+                if core.state.transition_to_ready() == TransitionToReady::Success {
+                    self.ready.push(node);
+                }
+            }
+            None => {
+                if core.state.transition_to_running() == TransitionToRunning::Success {
+                    core.mark_started();
+                    let inputs = core.take_inputs_for_run();
+                    let (state, error) = node.run_body(&inputs);
+                    drop_iteratively(inputs);
+                    core.publish(state, error);
+                    self.finished.push(node);
+                }
+            }
+        }
+    }
+
+    fn notify_successors(&mut self, node: &Arc<dyn GraphNode>) {
+        for successor in node.core().close_successors() {
+            match successor {
+                Successor::Node { node: dependent, input_index } => {
+                    if dependent.core().input_finished(input_index) == Readiness::Ready {
+                        self.became_ready(dependent);
+                    } else {
+                        drop_iteratively([dependent]);
+                    }
+                }
+                Successor::Latch(latch) => latch.set(),
+                Successor::Callback(callback) => {
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
+                        eprintln!(
+                            "hpyx: a completion callback of node {} panicked: {}",
+                            node.core().id(),
+                            hpyx_engine::panic_message(&*payload)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the walk to the end and schedules the ready nodes. With
+    /// `allow_tail` on one of the graph's workers, returns one of them for
+    /// the caller to run next instead of pushing it.
+    pub(crate) fn drive(mut self, allow_tail: bool) -> Option<JobRef> {
+        loop {
+            while let Some(node) = self.finished.pop() {
+                self.notify_successors(&node);
+                drop_iteratively([node]);
+            }
+            if self.ready.is_empty() {
+                return None;
+            }
+            let pool = self.ready[0].core().graph.pool();
+            let on_worker = pool.current_worker_index().is_some();
+            let tail = if allow_tail && on_worker { self.ready.pop() } else { None };
+            for node in std::mem::take(&mut self.ready) {
+                if let Err(job) = pool.push(node.clone()) {
+                    // The pool is shut down: the node ends cancelled, and its
+                    // dependents hear of it in this same walk.
+                    drop(job);
+                    if claim_cancelled(&node) {
+                        self.finished.push(node);
+                    }
+                }
+            }
+            if self.finished.is_empty() {
+                return tail.map(|node| node as JobRef);
+            }
+            if let Some(node) = tail {
+                // Keep the loop simple: push the tail too.
+                self.ready.push(node);
+            }
+        }
+    }
+}
+
+/// Claims `node` as cancelled (from Pending or Ready) and completes it:
+/// drops its function and inputs, publishes `Cancelled`. False if it was
+/// already claimed.
+pub(crate) fn claim_cancelled(node: &Arc<dyn GraphNode>) -> bool {
+    let core = node.core();
+    match core.state.transition_to_cancelled() {
+        TransitionToCancelled::Success => {
+            node.discard_body();
+            core.release_inputs();
+            core.mark_cancelled_times();
+            true
+        }
+        TransitionToCancelled::Running | TransitionToCancelled::Finished => false,
+    }
+}
+
+/// Cancels `node` if it has not started, and propagates; true on success.
+pub(crate) fn cancel_node(node: Arc<dyn GraphNode>) -> bool {
+    if !claim_cancelled(&node) {
+        return false;
+    }
+    let mut walk = CompletionWalk::new();
+    walk.push_finished(node);
+    if let Some(tail) = walk.drive(false) {
+        drop(tail);
+    }
+    true
+}
