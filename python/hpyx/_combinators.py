@@ -1,0 +1,169 @@
+"""The combinators: each call adds a node to the task graph."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+
+from . import _core
+from ._future import Future, _wrap
+
+
+def named(name, fn, /):
+    """Gives the task that runs ``fn`` a readable name.
+
+    The name labels the node in ``repr``, graph exports and traces; by
+    default a node is named after the callable's ``__qualname__``. Naming
+    this way never collides with ``fn``'s own keyword arguments.
+
+    Example:
+        >>> import hpyx
+        >>> hpyx.async_(hpyx.named("load", len), "abc").result()
+        3
+
+    Args:
+        name: The node name.
+        fn: The callable.
+
+    Returns:
+        A callable that calls ``fn`` and carries ``name``.
+    """
+    return _core.Named(name, fn)
+
+
+def _bridge(future):
+    """An hpyx Future that mirrors a stdlib Future."""
+    mirror = Future()
+
+    def copy(source):
+        if source.cancelled():
+            mirror.cancel()
+            return
+        exc = source.exception()
+        if exc is not None:
+            mirror.set_exception(exc)
+        else:
+            mirror.set_result(source.result())
+
+    future.add_done_callback(copy)
+    return mirror
+
+
+def _node_of(value):
+    """The node behind a future argument, or None for a plain value."""
+    if isinstance(value, Future):
+        return value._node
+    if isinstance(value, cf.Future):
+        return _bridge(value)._node
+    return None
+
+
+def _futures_arg(futures, fname):
+    if len(futures) == 1 and not isinstance(futures[0], cf.Future):
+        try:
+            futures = tuple(futures[0])
+        except TypeError:
+            pass
+    nodes = []
+    for f in futures:
+        node = _node_of(f)
+        if node is None:
+            raise TypeError(
+                "%s() takes futures, got %s" % (fname, type(f).__name__)
+            )
+        nodes.append(node)
+    return list(futures), nodes
+
+
+def async_(fn, /, *args, **kwargs):
+    """Runs ``fn(*args, **kwargs)`` on the worker pool.
+
+    Args:
+        fn: The callable to run.
+        *args: Positional arguments for ``fn``.
+        **kwargs: Keyword arguments for ``fn``.
+
+    Returns:
+        A Future for the result.
+    """
+    return _wrap(_core.spawn(fn, args, kwargs or None))
+
+
+def dataflow(fn, /, *args, **kwargs):
+    """Runs ``fn`` once every future among its arguments is done.
+
+    Futures among the positional and keyword arguments are replaced by
+    their values; plain values pass through. If an input future failed or
+    was cancelled, ``fn`` is not called and the result fails the same way
+    as the first such input in argument order.
+
+    Args:
+        fn: The callable to run.
+        *args: Positional arguments, futures or values.
+        **kwargs: Keyword arguments, futures or values.
+
+    Returns:
+        A Future for ``fn``'s result.
+    """
+    nodes, slots = [], []
+    for index, arg in enumerate(args):
+        node = _node_of(arg)
+        if node is not None:
+            nodes.append(node)
+            slots.append(index)
+    for key, arg in kwargs.items():
+        node = _node_of(arg)
+        if node is not None:
+            nodes.append(node)
+            slots.append(key)
+    return _wrap(_core.dataflow(fn, args, kwargs or None, nodes, slots))
+
+
+def when_all(*futures):
+    """A future for the values of ``futures``, in input order.
+
+    Accepts futures as arguments or one iterable of futures. Fails like the
+    first input (in input order) that failed or was cancelled.
+    ``when_all()`` is a ready future of ``()``.
+
+    Returns:
+        A Future whose result is a tuple of the input values.
+    """
+    futures, nodes = _futures_arg(futures, "when_all")
+    if not nodes:
+        return ready_future(())
+    return _wrap(_core.when_all(nodes))
+
+
+def when_any(*futures):
+    """A future for the first of ``futures`` to finish.
+
+    A failure or cancellation counts as finishing. Accepts futures as
+    arguments or one iterable of futures.
+
+    Returns:
+        A Future whose result is ``(index, futures)``: the index of the
+        first input to finish and the list of the input future objects.
+
+    Raises:
+        ValueError: If no futures are given.
+    """
+    futures, nodes = _futures_arg(futures, "when_any")
+    if not nodes:
+        raise ValueError("when_any() needs at least one future")
+    return _wrap(_core.when_any(nodes, futures))
+
+
+def ready_future(value):
+    """A future that is already done with ``value``."""
+    return _wrap(_core.ready(value))
+
+
+def shared_future(future):
+    """Returns ``future``: hpyx futures are already shareable.
+
+    Any number of continuations, waiters and callbacks may hang off one
+    future.
+    """
+    if not isinstance(future, Future):
+        raise TypeError("shared_future() takes an hpyx.Future, got %s" % type(future).__name__)
+    return future

@@ -1,0 +1,101 @@
+"""HPXExecutor: a ``concurrent.futures.Executor`` over the hpyx pool."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import warnings
+
+from . import _core
+from ._future import _wrap
+
+
+class HPXExecutor(cf.Executor):
+    """An Executor that runs calls on hpyx's process-global work-stealing pool.
+
+    A drop-in replacement for ``ThreadPoolExecutor``. The pool is shared by
+    every executor in the process: ``max_workers`` only seeds the pool's size
+    if it has not started yet (a different value later emits a
+    ``RuntimeWarning`` and the running pool is reused). ``shutdown()`` retires
+    this executor, not the pool; ``atexit`` owns the pool's teardown.
+    """
+
+    def __init__(self, max_workers=None):
+        """Initializes a new HPXExecutor instance.
+
+        Args:
+            max_workers: The number of worker threads the pool starts with if
+                it is not running yet (advisory: the pool is process-global).
+        """
+        if max_workers is not None:
+            if not isinstance(max_workers, int) or isinstance(max_workers, bool):
+                raise TypeError(
+                    "max_workers must be an int, not %s" % type(max_workers).__name__
+                )
+            if max_workers <= 0:
+                raise ValueError("max_workers must be greater than 0")
+            running = _core.pool_size()
+            if running is None:
+                _core.init(os_threads=max_workers)
+            elif running != max_workers:
+                warnings.warn(
+                    "hpyx's worker pool is process-global and already runs %d "
+                    "workers; HPXExecutor(max_workers=%d) reuses it"
+                    % (running, max_workers),
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        self._shutdown = False
+        self._shutdown_lock = threading.Lock()
+        self._futures = []
+        self._prune_at = 1024
+
+    @property
+    def _max_workers(self):
+        size = _core.pool_size()
+        return size if size is not None else _core.default_pool_size()
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Submits a callable to be executed with the given arguments.
+
+        Schedules the callable to be executed as fn(*args, **kwargs) and returns
+        a Future instance representing the execution of the callable.
+
+        Returns:
+            A Future representing the given call.
+        """
+        with self._shutdown_lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            future = _wrap(_core.spawn(fn, args, kwargs or None))
+            futures = self._futures
+            futures.append(future)
+            if len(futures) >= self._prune_at:
+                # Amortised O(1): forget finished futures when the list doubles.
+                futures[:] = [f for f in futures if not f._node.done()]
+                self._prune_at = max(1024, 2 * len(futures))
+            return future
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """Clean-up the resources associated with the Executor.
+
+        It is safe to call this method several times. Otherwise, no other
+        methods can be called after this one.
+
+        Args:
+            wait: If True then shutdown will not return until all running
+                futures have finished executing and the resources used by the
+                executor have been reclaimed.
+            cancel_futures: If True then shutdown will cancel all pending
+                futures. Futures that are completed or running will not be
+                cancelled.
+        """
+        with self._shutdown_lock:
+            self._shutdown = True
+            futures, self._futures = self._futures, []
+        if cancel_futures:
+            for future in futures:
+                future._node.cancel()
+        if wait:
+            for future in futures:
+                future._node.wait()

@@ -1,0 +1,283 @@
+"""hpyx.Future: a ``concurrent.futures.Future`` backed by a task-graph node.
+
+The node (``hpyx._core.Node``) holds the state, the value and the waiting
+logic; this class gives it the stdlib's face. It never calls
+``concurrent.futures.Future.__init__``, so a future costs no
+``threading.Condition``: the attributes that the stdlib's helpers
+(``wait``, ``as_completed``) read — ``_condition``, ``_waiters``, ``_state``
+— are computed, and the condition is created on first use, together with a
+completion callback that notifies the waiters installed under it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import logging
+import threading
+from concurrent.futures._base import (
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
+
+from . import _core
+
+LOGGER = logging.getLogger("hpyx")
+
+_LAZY_LOCK = threading.Lock()
+
+# Node state -> the stdlib's state names, as cf.wait / as_completed read them.
+# A cancelled node has already notified its waiters: CANCELLED_AND_NOTIFIED.
+_STATE = {
+    "pending": PENDING,
+    "ready": PENDING,
+    "running": RUNNING,
+    "succeeded": FINISHED,
+    "failed": FINISHED,
+    "cancelled": CANCELLED_AND_NOTIFIED,
+}
+
+_DESCRIPTION = {
+    "pending": "pending",
+    "ready": "pending",
+    "running": "running",
+    "succeeded": "finished",
+    "failed": "finished",
+    "cancelled": "cancelled",
+}
+
+
+def _invoke_callback(fn, future):
+    try:
+        fn(future)
+    except Exception:
+        LOGGER.exception("exception calling callback for %r", future)
+
+
+class Future(cf.Future):
+    """Represents the result of an asynchronous computation."""
+
+    # Defaults, shadowed per instance only when used.
+    _promise = None
+    _cond = None
+    _waiter_list = None
+
+    def __init__(self):
+        """Initializes the future. Should not be called by clients."""
+        self._promise = _core.promise()
+        self._node = self._promise.node()
+
+    # -- what the stdlib's helpers read ------------------------------------
+
+    @property
+    def _condition(self):
+        cond = self._cond
+        if cond is None:
+            cond = self._install_condition()
+        return cond
+
+    def _install_condition(self):
+        with _LAZY_LOCK:
+            cond = self._cond
+            if cond is None:
+                self._waiter_list = []
+                cond = self._cond = threading.Condition()
+                self._node.on_complete(self._notify_stdlib_waiters)
+        return cond
+
+    @property
+    def _waiters(self):
+        self._condition  # noqa: B018 (creates the list)
+        return self._waiter_list
+
+    @property
+    def _state(self):
+        return _STATE[self._node.state]
+
+    def _notify_stdlib_waiters(self):
+        with self._cond:
+            state = self._node.state
+            for waiter in self._waiter_list:
+                if state == "succeeded":
+                    waiter.add_result(self)
+                elif state == "failed":
+                    waiter.add_exception(self)
+                else:
+                    waiter.add_cancelled(self)
+            self._cond.notify_all()
+
+    # -- the stdlib's API ----------------------------------------------------
+
+    def __repr__(self):
+        node = self._node
+        state = node.state
+        extra = ""
+        if state == "succeeded":
+            extra = " returned %s" % node.result(0).__class__.__name__
+        elif state == "failed":
+            extra = " raised %s" % node.exception(0).__class__.__name__
+        return "<%s at %#x state=%s%s name=%r>" % (
+            self.__class__.__name__,
+            id(self),
+            _DESCRIPTION[state],
+            extra,
+            node.name,
+        )
+
+    def cancel(self):
+        """Cancel the future if possible.
+
+        Returns True if the future was cancelled, False otherwise. A future
+        cannot be cancelled if it is running or has already completed.
+        """
+        node = self._node
+        return node.cancel() or node.cancelled()
+
+    def cancelled(self):
+        """Return True if the future was cancelled."""
+        return self._node.cancelled()
+
+    def running(self):
+        """Return True if the future is currently executing."""
+        return self._node.running()
+
+    def done(self):
+        """Return True if the future was cancelled or finished executing."""
+        return self._node.done()
+
+    def add_done_callback(self, fn):
+        """Attaches a callable that will be called when the future finishes.
+
+        Args:
+            fn: A callable that will be called with this future as its only
+                argument when the future completes or is cancelled. The
+                callable will always be called by a thread in the same
+                process in which it was added. If the future has already
+                completed or been cancelled then the callable will be
+                called immediately. These callables are called in the order
+                that they were added.
+        """
+        self._node.on_complete(functools.partial(_invoke_callback, fn, self))
+
+    def result(self, timeout=None):
+        """Return the result of the call that the future represents.
+
+        Args:
+            timeout: The number of seconds to wait for the result if the future
+                isn't done. If None, then there is no limit on the wait time.
+
+        Returns:
+            The result of the call that the future represents.
+
+        Raises:
+            CancelledError: If the future was cancelled.
+            TimeoutError: If the future didn't finish executing before the given
+                timeout.
+            Exception: If the call raised then that exception will be raised.
+        """
+        return self._node.result(timeout)
+
+    def exception(self, timeout=None):
+        """Return the exception raised by the call that the future represents.
+
+        Args:
+            timeout: The number of seconds to wait for the exception if the
+                future isn't done. If None, then there is no limit on the wait
+                time.
+
+        Returns:
+            The exception raised by the call that the future represents or None
+            if the call completed without raising.
+
+        Raises:
+            CancelledError: If the future was cancelled.
+            TimeoutError: If the future didn't finish executing before the given
+                timeout.
+        """
+        return self._node.exception(timeout)
+
+    def set_running_or_notify_cancel(self):
+        """Mark the future as running or process any cancel notifications.
+
+        Should only be used by Executor implementations and unit tests.
+
+        Returns:
+            False if the Future was cancelled, True otherwise.
+
+        Raises:
+            RuntimeError: if this method was already called or if set_result()
+                or set_exception() was called.
+        """
+        if self._node.cancelled():
+            return False
+        if self._promise is None or self._node.done():
+            raise RuntimeError("Future in unexpected state")
+        return True
+
+    def set_result(self, result):
+        """Sets the return value of work associated with the future.
+
+        Should only be used by Executor implementations and unit tests.
+        """
+        self._check_settable()
+        self._promise.set_result(result)
+
+    def set_exception(self, exception):
+        """Sets the result of the future as being the given exception.
+
+        Should only be used by Executor implementations and unit tests.
+        """
+        self._check_settable()
+        self._promise.set_exception(exception)
+
+    def _check_settable(self):
+        if self._node.done():
+            raise cf.InvalidStateError("{}: {!r}".format(self._state, self))
+        if self._promise is None:
+            raise cf.InvalidStateError(
+                "{}: {!r}: a task's future is completed by its task; "
+                "set_result()/set_exception() are for futures made with "
+                "hpyx.Future()".format(self._state, self)
+            )
+
+    # -- beyond the stdlib ---------------------------------------------------
+
+    def then(self, fn, /, *args, **kwargs):
+        """Chains a continuation: ``fn(value, *args, **kwargs)`` on the pool.
+
+        The continuation runs once this future succeeds. If this future
+        failed or was cancelled, ``fn`` is not called and the returned
+        future fails the same way (the same exception object, or
+        cancellation).
+
+        Args:
+            fn: The callable to run with this future's value first.
+            *args: More positional arguments for ``fn``.
+            **kwargs: Keyword arguments for ``fn``.
+
+        Returns:
+            A new Future for ``fn``'s result.
+        """
+        return _wrap(self._node.then(fn, args, kwargs or None))
+
+    def __await__(self):
+        import asyncio
+
+        return asyncio.wrap_future(self).__await__()
+
+    @property
+    def name(self):
+        """The readable name of this future's task-graph node."""
+        return self._node.name
+
+
+_new = object.__new__
+
+
+def _wrap(node):
+    """A Future for an existing node."""
+    future = _new(Future)
+    future._node = node
+    return future

@@ -1,0 +1,75 @@
+"""The process-global runtime: init, shutdown, auto-init, atexit, fork."""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+from . import _core
+
+
+def init(*, os_threads=None, cfg=None):
+    """Starts hpyx's process-global worker pool.
+
+    Idempotent with the same arguments. Any API that needs the pool starts it
+    on first use anyway (``HPYX_OS_THREADS`` sets its size there;
+    ``HPYX_AUTOINIT=0`` turns auto-init off).
+
+    Args:
+        os_threads: The number of worker threads; None means the value of
+            ``HPYX_OS_THREADS``, else ``os.cpu_count()``.
+        cfg: A list of ``"key=value"`` engine settings: ``stack_size``
+            (bytes per worker), ``max_help_depth`` (nested blocking waits
+            per worker), ``thread_name`` (worker name prefix).
+
+    Raises:
+        RuntimeError: If the pool already runs with different settings, or
+            was shut down.
+        ValueError: If ``os_threads`` is not positive or ``cfg`` has an
+            unknown key or a bad value.
+    """
+    _core.init(os_threads=os_threads, cfg=None if cfg is None else list(cfg))
+
+
+def shutdown():
+    """Drains and stops the worker pool: every queued task runs first.
+
+    The pool cannot be restarted afterwards: every later call that needs it
+    raises ``RuntimeError``. Normally ``atexit`` calls this for you.
+    """
+    _core.shutdown()
+
+
+def is_running():
+    """Returns True while the worker pool runs."""
+    return _core.is_running()
+
+
+class HPXRuntime:
+    """Context manager that starts the pool on entry (``init``).
+
+    Exit does not stop the runtime: it cannot be restarted in-process, so
+    ``atexit`` owns its teardown.
+
+    Example:
+        >>> import hpyx
+        >>> with hpyx.HPXRuntime():
+        ...     hpyx.async_(sum, [1, 2]).result()
+        3
+    """
+
+    def __init__(self, os_threads=None, cfg=None):
+        self._os_threads = os_threads
+        self._cfg = cfg
+
+    def __enter__(self):
+        init(os_threads=self._os_threads, cfg=self._cfg)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+
+atexit.register(_core.shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_core._after_fork_in_child)

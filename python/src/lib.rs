@@ -1,0 +1,35 @@
+//! # hpyx._core: the PyO3 glue
+//!
+//! Thin by design: behaviour lives in `hpyx-engine` and `hpyx-graph`; this
+//! crate converts between Python objects and the graph's payloads, keeps one
+//! Python thread state per worker for the worker's whole life, detaches from
+//! the interpreter for every blocking wait (checking for signals while it
+//! waits), and maps errors to the stdlib's exception classes. The Python
+//! package `hpyx` (beside this crate) builds the `concurrent.futures` API on
+//! top.
+//!
+//! - `runtime.rs`: the process's pool and graph: init, auto-init, shutdown,
+//!   fork detection, worker thread states.
+//! - `node.rs`: `Node`, the Python handle on a graph node (state, waiting,
+//!   result, callbacks, cancel, `then`).
+//! - `tasks.rs`: the combinators that create nodes (`spawn`, `dataflow`,
+//!   `when_all`, `when_any`, `ready`, `promise`).
+//! - `errors.rs`: Python exceptions <-> `TaskError`.
+
+mod errors;
+mod node;
+mod runtime;
+mod tasks;
+
+use pyo3::prelude::*;
+
+/// hpyx._core: the Rust core of hpyx.
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
+    runtime::register(m)?;
+    node::register(m)?;
+    tasks::register(m)?;
+    Ok(())
+}

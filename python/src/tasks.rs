@@ -1,0 +1,262 @@
+//! The combinators that add nodes to the graph, called by the `hpyx`
+//! package. Each task's function runs on a worker, attached to the
+//! interpreter only while it calls into Python.
+
+use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::errors;
+use crate::node::{PyNode, PyPromise, PyValue};
+use crate::runtime::runtime;
+
+/// A callable with a user-given node name: `hpyx.named(name, fn)`.
+#[pyclass(frozen, module = "hpyx._core", name = "Named")]
+pub(crate) struct Named {
+    #[pyo3(get)]
+    name: Py<PyString>,
+    #[pyo3(get)]
+    func: PyValue,
+}
+
+#[pymethods]
+impl Named {
+    #[new]
+    fn py_new(name: Bound<'_, PyAny>, func: PyValue, py: Python<'_>) -> PyResult<Named> {
+        let name = name.cast_into::<PyString>().map_err(|e| {
+            PyTypeError::new_err(format!("a task name must be a str, not {}", type_name(e.into_inner().as_any())))
+        })?;
+        if !func.bind(py).is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "hpyx.named() needs a callable, got {}",
+                type_name(func.bind(py))
+            )));
+        }
+        Ok(Named { name: name.unbind(), func })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyValue> {
+        self.func.bind(py).call(args, kwargs).map(Bound::unbind)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("hpyx.named({}, {})", self.name.bind(py).repr()?, self.func.bind(py).repr()?))
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().qualname().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
+}
+
+/// Unwraps `hpyx.named`, checks the callable, and picks the node name: the
+/// explicit `name`, the `Named` name, or the callable's `__qualname__`.
+fn resolve(py: Python<'_>, func: PyValue, name: Option<String>) -> PyResult<(PyValue, NodeName)> {
+    let bound = func.bind(py);
+    if let Ok(named) = bound.cast::<Named>() {
+        let named = named.get();
+        let name = match name {
+            Some(n) => n,
+            None => named.name.bind(py).to_str()?.to_owned(),
+        };
+        return Ok((named.func.clone_ref(py), NodeName::from(name)));
+    }
+    if !bound.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "'{}' object is not callable",
+            type_name(bound)
+        )));
+    }
+    let name = match name {
+        Some(n) => n,
+        None => match bound.getattr(pyo3::intern!(py, "__qualname__")) {
+            Ok(q) => q.str()?.to_str()?.to_owned(),
+            Err(_) => type_name(bound),
+        },
+    };
+    Ok((func, NodeName::from(name)))
+}
+
+/// Positional and keyword arguments, built once attached.
+type CallArgs<'py> = (Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>);
+
+/// Calls `func(*args, **kwargs)` attached to the interpreter, with the
+/// arguments `build` makes there.
+fn call(
+    func: PyValue,
+    build: impl for<'py> FnOnce(Python<'py>) -> PyResult<CallArgs<'py>>,
+    name: &str,
+) -> Result<PyValue, TaskError> {
+    Python::try_attach(|py| {
+        let result = build(py).and_then(|(args, kwargs)| func.bind(py).call(args, kwargs.as_ref()));
+        // Drop the function (and, with `build`, the arguments) while attached.
+        drop(func);
+        result.map(Bound::unbind).map_err(|e| errors::capture(py, e, name))
+    })
+    .unwrap_or_else(|| Err(errors::interpreter_gone()))
+}
+
+/// `hpyx.async_` / `HPXExecutor.submit`: run `func(*args, **kwargs)`.
+#[pyfunction]
+#[pyo3(signature = (func, args, kwargs=None, name=None))]
+fn spawn(py: Python<'_>, func: PyValue, args: Py<PyTuple>, kwargs: Option<Py<PyDict>>, name: Option<String>) -> PyResult<PyNode> {
+    let rt = runtime()?;
+    let (func, name) = resolve(py, func, name)?;
+    let label = name.clone();
+    let future = rt.graph.spawn(name, move || {
+        call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
+    });
+    Ok(PyNode::new(future))
+}
+
+pub(crate) fn then(
+    py: Python<'_>,
+    node: &PyNode,
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+    name: Option<String>,
+) -> PyResult<PyNode> {
+    runtime()?;
+    let (func, name) = resolve(py, func, name)?;
+    let label = name.clone();
+    let future = node.future.then(name, move |value: &PyValue| {
+        call(
+            func,
+            move |py| {
+                let mut items = Vec::with_capacity(args.bind(py).len() + 1);
+                items.push(value.clone_ref(py).into_bound(py));
+                items.extend(args.bind(py).iter());
+                Ok((PyTuple::new(py, items)?, kwargs.map(|k| k.into_bound(py))))
+            },
+            label.as_str(),
+        )
+    });
+    Ok(PyNode::new(future))
+}
+
+/// Where a dataflow input's value goes: a positional index or a keyword.
+enum Slot {
+    Arg(usize),
+    Kwarg(Py<PyString>),
+}
+
+/// `hpyx.dataflow`: `inputs[k]`'s value replaces `args[slots[k]]` (an int)
+/// or `kwargs[slots[k]]` (a str) once every input has succeeded.
+#[pyfunction]
+#[pyo3(signature = (func, args, kwargs, inputs, slots, name=None))]
+fn dataflow(
+    py: Python<'_>,
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+    inputs: Vec<PyRef<'_, PyNode>>,
+    slots: Vec<Bound<'_, PyAny>>,
+    name: Option<String>,
+) -> PyResult<PyNode> {
+    let rt = runtime()?;
+    if inputs.len() != slots.len() {
+        return Err(PyValueError::new_err("dataflow: inputs and slots differ in length"));
+    }
+    let (func, name) = resolve(py, func, name)?;
+    let slots = slots
+        .into_iter()
+        .map(|s| match s.extract::<usize>() {
+            Ok(i) => Ok(Slot::Arg(i)),
+            Err(_) => s.cast_into::<PyString>().map(|k| Slot::Kwarg(k.unbind())).map_err(|_| {
+                PyTypeError::new_err("dataflow slots are argument indices or keyword names")
+            }),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
+    let label = name.clone();
+    let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
+        call(
+            func,
+            move |py| {
+                let mut items: Vec<Bound<'_, PyAny>> = args.bind(py).iter().collect();
+                let kwargs = kwargs.map(|k| k.into_bound(py));
+                for (k, slot) in slots.iter().enumerate() {
+                    let value = inputs.value::<PyValue>(k).expect("dataflow input succeeded").bind(py).clone();
+                    match (slot, &kwargs) {
+                        (Slot::Arg(i), _) => items[*i] = value,
+                        (Slot::Kwarg(key), Some(kw)) => kw.set_item(key.bind(py), value)?,
+                        (Slot::Kwarg(_), None) => {}
+                    }
+                }
+                Ok((PyTuple::new(py, items)?, kwargs))
+            },
+            label.as_str(),
+        )
+    });
+    Ok(PyNode::new(future))
+}
+
+/// `hpyx.when_all`: a node whose value is the tuple of the inputs' values.
+#[pyfunction]
+fn when_all(inputs: Vec<PyRef<'_, PyNode>>) -> PyResult<PyNode> {
+    let rt = runtime()?;
+    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
+    let future = rt.graph.dataflow("when_all", nodes, |inputs: &Inputs<'_>| {
+        Python::try_attach(|py| {
+            let values = (0..inputs.len())
+                .map(|k| inputs.value::<PyValue>(k).expect("when_all input succeeded").bind(py).clone());
+            PyTuple::new(py, values).map(|t| t.into_any().unbind()).map_err(|e| errors::capture(py, e, "when_all"))
+        })
+        .unwrap_or_else(|| Err(errors::interpreter_gone()))
+    });
+    Ok(PyNode::new(future))
+}
+
+/// `hpyx.when_any`: a node whose value is `(index, futures)`, `index` being
+/// the first input to finish (failures count).
+#[pyfunction]
+fn when_any(inputs: Vec<PyRef<'_, PyNode>>, futures: Py<PyList>) -> PyResult<PyNode> {
+    let rt = runtime()?;
+    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
+    let Some(first) = rt.graph.when_any(nodes) else {
+        return Err(PyValueError::new_err("when_any() needs at least one future"));
+    };
+    let future = first.then("when_any", move |index: &usize| {
+        let index = *index;
+        Python::try_attach(|py| {
+            (index, futures.bind(py).clone())
+                .into_pyobject(py)
+                .map(|t| t.into_any().unbind())
+                .map_err(|e| errors::capture(py, e, "when_any"))
+        })
+        .unwrap_or_else(|| Err(errors::interpreter_gone()))
+    });
+    Ok(PyNode::new(future))
+}
+
+/// `hpyx.ready_future`: an already finished node.
+#[pyfunction]
+#[pyo3(signature = (value, name=None))]
+fn ready(value: PyValue, name: Option<String>) -> PyResult<PyNode> {
+    let rt = runtime()?;
+    let name = name.map_or(NodeName::Static("ready_future"), NodeName::from);
+    Ok(PyNode::new(rt.graph.ready(name, value)))
+}
+
+/// `hpyx.Future()`: a node completed by `set_result` / `set_exception`.
+#[pyfunction]
+#[pyo3(signature = (name=None))]
+fn promise(name: Option<String>) -> PyResult<PyPromise> {
+    let rt = runtime()?;
+    let name = name.map_or(NodeName::Static("Future"), NodeName::from);
+    let (promise, _future) = rt.graph.promise::<PyValue>(name);
+    Ok(PyPromise::new(promise))
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Named>()?;
+    m.add_function(wrap_pyfunction!(spawn, m)?)?;
+    m.add_function(wrap_pyfunction!(dataflow, m)?)?;
+    m.add_function(wrap_pyfunction!(when_all, m)?)?;
+    m.add_function(wrap_pyfunction!(when_any, m)?)?;
+    m.add_function(wrap_pyfunction!(ready, m)?)?;
+    m.add_function(wrap_pyfunction!(promise, m)?)?;
+    Ok(())
+}
