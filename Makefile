@@ -1,0 +1,48 @@
+# hpyx: the single entry point for set-up, demo, tests and benchmarks.
+# `make help` lists the targets.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: setup
+setup: ## Install everything (Graphviz, CPython 3.13t, venvs, the extension)
+	bash scripts/setup.sh
+
+.PHONY: demo
+demo: setup ## Set up, then run the examples on 3.11 and 3.13t
+	.venv/bin/python examples/pipeline.py
+	.venv-313t/bin/python examples/pipeline.py
+
+.PHONY: test
+test: ## The whole suite: Rust tests, Python on 3.11 and 3.13t (what CI runs)
+	bash scripts/test.sh
+
+.PHONY: test-rust
+test-rust: ## Rust tests of every crate
+	cargo test --workspace
+
+.PHONY: test-py
+test-py: ## Python suite on 3.11 (after `make setup`)
+	.venv/bin/python -m pytest -q tests/python
+
+.PHONY: test-py313t
+test-py313t: ## Python suite on free-threaded 3.13t (after `make setup`)
+	.venv-313t/bin/python -m pytest -q tests/python
+
+.PHONY: loom
+loom: ## loom models of the state machines
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib -p hpyx-engine -p hpyx-graph loom
+
+.PHONY: bench-rust
+bench-rust: ## criterion benchmarks against rayon
+	cargo bench -p hpyx-engine --bench spawn
+	cargo bench -p hpyx-graph --bench dag
+
+.PHONY: lint
+lint: ## rustfmt check and clippy
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Sets up everything hpyx needs on a fresh Debian machine, idempotently:
+# system packages (Graphviz), a free-threaded CPython 3.13t (built once into a
+# cache), one virtualenv per interpreter with the test dependencies, and the
+# extension built into each. Repeat runs only rebuild what changed.
+#
+#   scripts/setup.sh            # everything
+#   HPYX_PYTHONS=3.11 scripts/setup.sh   # only the machine's CPython
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One set-up at a time per checkout (concurrent maturin installs into one
+# venv would clash).
+if [ -z "${HPYX_SETUP_LOCKED:-}" ]; then
+    mkdir -p target
+    exec env HPYX_SETUP_LOCKED=1 flock target/.setup.lock bash "$0" "$@"
+fi
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- system packages ----------------------------------------------------------
+need_apt=()
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
+if ((${#need_apt[@]})); then
+    log "installing ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+pythons=${HPYX_PYTHONS:-"3.11 3.13t"}
+test_deps=(pytest pytest-timeout hypothesis dask tqdm)
+
+# --- one venv per interpreter ---------------------------------------------------
+for version in $pythons; do
+    case $version in
+        3.11) base=$(command -v python3.11 || command -v python3); venv=.venv ;;
+        3.13t) base=$(bash scripts/ensure-python313t.sh | tail -1); venv=.venv-313t ;;
+        *) echo "setup: unknown interpreter $version" >&2; exit 2 ;;
+    esac
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating $venv from $base"
+        "$base" -m venv "$venv"
+    fi
+    stamp="$venv/.deps-installed"
+    if [ ! -f "$stamp" ]; then
+        log "installing test dependencies into $venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+            --root-user-action=ignore maturin "${test_deps[@]}"
+        touch "$stamp"
+    fi
+    # A target dir per interpreter: PyO3 is configured per interpreter, so a
+    # shared one would rebuild it on every switch.
+    log "building hpyx into $venv"
+    VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
+        CARGO_TARGET_DIR="$PWD/target/py-$version" \
+        "$venv/bin/maturin" develop --release --quiet >/dev/null 2>&1 \
+        || VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
+            CARGO_TARGET_DIR="$PWD/target/py-$version" \
+            "$venv/bin/maturin" develop --release
+    "$venv/bin/python" -c "import hpyx, sys; print('setup: hpyx', hpyx.__version__, 'on', sys.version.split()[0], 'GIL', 'on' if getattr(sys, '_is_gil_enabled', lambda: True)() else 'off', file=sys.stderr)"
+done
