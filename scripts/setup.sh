@@ -45,8 +45,11 @@ for version in $pythons; do
     stamp="$venv/.deps-installed"
     if [ ! -f "$stamp" ]; then
         log "installing test dependencies into $venv"
+        # --only-binary: recent hypothesis releases carry a PyO3 extension
+        # that does not build for 3.13t; take the newest one with a wheel.
         "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-            --root-user-action=ignore maturin "${test_deps[@]}"
+            --root-user-action=ignore --only-binary=hypothesis \
+            maturin "${test_deps[@]}"
         touch "$stamp"
     fi
     # A target dir per interpreter: PyO3 is configured per interpreter, so a
