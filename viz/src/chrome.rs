@@ -77,25 +77,44 @@ struct TaskArgs<'a> {
 /// assert_eq!(slice["tid"], 1);
 /// ```
 pub fn to_chrome_trace(snapshot: &GraphSnapshot) -> String {
-    let mut ran: Vec<&NodeInfo> = snapshot.nodes().filter(|n| n.started_ns.is_some()).collect();
+    let mut ran: Vec<&NodeInfo> = snapshot
+        .nodes()
+        .filter(|n| n.started_ns.is_some())
+        .collect();
     ran.sort_unstable_by_key(|n| (tid(n), n.started_ns, n.id));
     let tids: BTreeSet<u32> = ran.iter().map(|n| tid(n)).collect();
     let names: Vec<String> = tids
         .iter()
-        .map(|&t| if t == OUTSIDE_TID { "outside the pool".to_owned() } else { format!("worker {}", t - 1) })
+        .map(|&t| {
+            if t == OUTSIDE_TID {
+                "outside the pool".to_owned()
+            } else {
+                format!("worker {}", t - 1)
+            }
+        })
         .collect();
 
     let mut events = Vec::with_capacity(1 + 2 * tids.len() + ran.len());
-    events.push(metadata("process_name", OUTSIDE_TID, Args::Name { name: "hpyx" }));
+    events.push(metadata(
+        "process_name",
+        OUTSIDE_TID,
+        Args::Name { name: "hpyx" },
+    ));
     for (&t, name) in tids.iter().zip(&names) {
         events.push(metadata("thread_name", t, Args::Name { name }));
         // Workers in index order, the outside track last.
         let sort_index = if t == OUTSIDE_TID { u32::MAX } else { t };
-        events.push(metadata("thread_sort_index", t, Args::SortIndex { sort_index }));
+        events.push(metadata(
+            "thread_sort_index",
+            t,
+            Args::SortIndex { sort_index },
+        ));
     }
     for node in ran {
         let start = node.started_ns.unwrap_or_default();
-        let dur = node.finished_ns.map(|end| micros(end.saturating_sub(start)));
+        let dur = node
+            .finished_ns
+            .map(|end| micros(end.saturating_sub(start)));
         events.push(Event {
             name: &node.name,
             cat: Some("task"),
@@ -131,5 +150,14 @@ fn micros(ns: u64) -> f64 {
 }
 
 fn metadata<'a>(name: &'a str, tid: u32, args: Args<'a>) -> Event<'a> {
-    Event { name, cat: None, ph: "M", ts: None, dur: None, pid: PID, tid, args }
+    Event {
+        name,
+        cat: None,
+        ph: "M",
+        ts: None,
+        dur: None,
+        pid: PID,
+        tid,
+        args,
+    }
 }

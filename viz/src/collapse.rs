@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use hpyx_graph::{GraphSnapshot, NodeState};
 
-use crate::dot::{edge, fill_color, human_duration, node, plain, quoted};
+use crate::dot::{edge, fill_color, font_color, human_duration, node, plain, quoted};
 
 /// Stripe order: done work first, like a progress bar.
 const STRIPE_ORDER: [NodeState; 6] = [
@@ -41,7 +41,10 @@ struct Group<'a> {
 }
 
 /// Appends the statements of the collapsed picture of `snapshot`.
-pub(crate) fn group_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<graphviz_rust::dot_structures::Stmt>) {
+pub(crate) fn group_stmts(
+    snapshot: &GraphSnapshot,
+    stmts: &mut Vec<graphviz_rust::dot_structures::Stmt>,
+) {
     let graph = snapshot.graph();
     // Groups in order of their smallest node id, for stable output.
     let mut order: Vec<_> = graph.node_indices().collect();
@@ -52,14 +55,21 @@ pub(crate) fn group_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<graphviz_rus
     for ix in order {
         let info = &graph[ix];
         let k = *by_name.entry(info.name.as_str()).or_insert_with(|| {
-            groups.push(Group { name: info.name.as_str(), ..Group::default() });
+            groups.push(Group {
+                name: info.name.as_str(),
+                ..Group::default()
+            });
             groups.len() - 1
         });
         group_of[ix.index()] = k;
         let group = &mut groups[k];
         group.count += 1;
         group.by_state[info.state as usize] += 1;
-        if let Some(error_type) = info.error_type.as_deref().filter(|_| info.state == NodeState::Failed) {
+        if let Some(error_type) = info
+            .error_type
+            .as_deref()
+            .filter(|_| info.state == NodeState::Failed)
+        {
             *group.errors.entry(error_type).or_default() += 1;
         }
         if let (Some(start), Some(end)) = (info.started_ns, info.finished_ns) {
@@ -69,22 +79,27 @@ pub(crate) fn group_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<graphviz_rus
     }
     let mut edges: HashMap<(usize, usize), u64> = HashMap::new();
     for e in graph.raw_edges() {
-        *edges.entry((group_of[e.source().index()], group_of[e.target().index()])).or_default() += 1;
+        *edges
+            .entry((group_of[e.source().index()], group_of[e.target().index()]))
+            .or_default() += 1;
     }
     let mut edges: Vec<_> = edges.into_iter().collect();
     edges.sort_unstable();
 
     stmts.reserve(groups.len() + edges.len());
     for (k, group) in groups.iter().enumerate() {
-        stmts.push(node(
-            format!("g{k}"),
-            vec![
-                quoted("label", &label(group)),
-                quoted("style", "filled,striped"),
-                quoted("fillcolor", &stripes(group)),
-                quoted("tooltip", &tooltip(group)),
-            ],
-        ));
+        let mut attributes = vec![
+            quoted("label", &label(group)),
+            // `striped` fills by itself; adding `filled` makes Graphviz read
+            // the colour list as a gradient and warn.
+            quoted("style", "striped"),
+            quoted("fillcolor", &stripes(group)),
+            quoted("tooltip", &tooltip(group)),
+        ];
+        if 2 * group.by_state[NodeState::Cancelled as usize] > group.count {
+            attributes.push(plain("fontcolor", font_color(NodeState::Cancelled)));
+        }
+        stmts.push(node(format!("g{k}"), attributes));
     }
     for ((from, to), count) in edges {
         let mut attributes = Vec::new();
@@ -100,7 +115,10 @@ pub(crate) fn group_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<graphviz_rus
 /// `name`, the counts by state, and the commonest error types.
 fn label(group: &Group<'_>) -> String {
     let mut text = format!("{}\n", group.name);
-    let present: Vec<NodeState> = STRIPE_ORDER.into_iter().filter(|&s| group.by_state[s as usize] > 0).collect();
+    let present: Vec<NodeState> = STRIPE_ORDER
+        .into_iter()
+        .filter(|&s| group.by_state[s as usize] > 0)
+        .collect();
     if present.len() == 1 {
         let _ = write!(text, "{} {}", group.count, present[0]);
     } else {
@@ -139,7 +157,10 @@ fn stripes(group: &Group<'_>) -> String {
         .map(|s| (s, group.by_state[s as usize]))
         .filter(|&(_, n)| n > 0)
         .collect();
-    let widths: Vec<f64> = present.iter().map(|&(_, n)| (n as f64 / group.count as f64).max(MIN_STRIPE)).collect();
+    let widths: Vec<f64> = present
+        .iter()
+        .map(|&(_, n)| (n as f64 / group.count as f64).max(MIN_STRIPE))
+        .collect();
     let total: f64 = widths.iter().sum();
     let mut text = String::new();
     for (i, ((state, _), width)) in present.iter().zip(&widths).enumerate() {
@@ -157,12 +178,12 @@ fn stripes(group: &Group<'_>) -> String {
 
 fn tooltip(group: &Group<'_>) -> String {
     let mut text = label(group);
-    if group.timed > 0 {
+    if let Some(mean) = group.run_ns.checked_div(group.timed) {
         let _ = write!(
             text,
             "\nran {} in total, {} on average",
             human_duration(group.run_ns),
-            human_duration(group.run_ns / group.timed)
+            human_duration(mean)
         );
     }
     text

@@ -86,11 +86,18 @@ pub fn to_dot(snapshot: &GraphSnapshot, options: &DotOptions) -> String {
         Collapse::None => node_stmts(snapshot, &mut stmts),
         Collapse::ByName => collapse::group_stmts(snapshot, &mut stmts),
     }
-    let graph = Graph::DiGraph { id: Id::Plain("hpyx".into()), strict: false, stmts };
+    let graph = Graph::DiGraph {
+        id: Id::Plain("hpyx".into()),
+        strict: false,
+        stmts,
+    };
     let mut out = graph.print(&mut PrinterContext::default());
     out.push('\n');
     out
 }
+
+/// One sans-serif font for labels, edge counts and the title.
+const FONT: &str = "Helvetica";
 
 /// The fill colour of a node in `state`.
 pub(crate) fn fill_color(state: NodeState) -> &'static str {
@@ -130,7 +137,10 @@ pub(crate) fn node(id: String, attributes: Vec<Attribute>) -> Stmt {
 
 pub(crate) fn edge(from: String, to: String, attributes: Vec<Attribute>) -> Stmt {
     let vertex = |id| Vertex::N(DotNodeId(Id::Plain(id), None));
-    Stmt::Edge(Edge { ty: EdgeTy::Pair(vertex(from), vertex(to)), attributes })
+    Stmt::Edge(Edge {
+        ty: EdgeTy::Pair(vertex(from), vertex(to)),
+        attributes,
+    })
 }
 
 /// A duration for people: `950 ns`, `12.5 µs`, `3.2 ms`, `1.25 s`.
@@ -148,7 +158,7 @@ pub(crate) fn human_duration(ns: u64) -> String {
 }
 
 fn header(options: &DotOptions) -> Vec<Stmt> {
-    let mut graph_attrs = vec![quoted("charset", "UTF-8")];
+    let mut graph_attrs = vec![quoted("charset", "UTF-8"), quoted("fontname", FONT)];
     if let Some(title) = &options.title {
         graph_attrs.push(quoted("label", title));
         graph_attrs.push(plain("labelloc", "t"));
@@ -158,9 +168,12 @@ fn header(options: &DotOptions) -> Vec<Stmt> {
         Stmt::GAttribute(GraphAttributes::Node(vec![
             plain("shape", "box"),
             quoted("style", "rounded,filled"),
-            quoted("fontname", "Helvetica"),
+            quoted("fontname", FONT),
         ])),
-        Stmt::GAttribute(GraphAttributes::Edge(vec![quoted("color", "#555555")])),
+        Stmt::GAttribute(GraphAttributes::Edge(vec![
+            quoted("color", "#555555"),
+            quoted("fontname", FONT),
+        ])),
     ]
 }
 
@@ -198,10 +211,15 @@ fn tooltip(info: &NodeInfo) -> String {
         text.push_str(&format!("\nworker {worker}"));
     }
     if let (Some(start), Some(end)) = (info.started_ns, info.finished_ns) {
-        text.push_str(&format!("\nran {}", human_duration(end.saturating_sub(start))));
+        text.push_str(&format!(
+            "\nran {}",
+            human_duration(end.saturating_sub(start))
+        ));
     }
     match (&info.error_type, &info.error_message) {
-        (Some(t), Some(m)) if !m.is_empty() => text.push_str(&format!("\n{t}: {}", truncate(m, 300))),
+        (Some(t), Some(m)) if !m.is_empty() => {
+            text.push_str(&format!("\n{t}: {}", truncate(m, 300)))
+        }
         (Some(t), _) => text.push_str(&format!("\n{t}")),
         (None, _) => {}
     }

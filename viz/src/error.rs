@@ -24,7 +24,9 @@ enum Kind {
 
 impl JsonError {
     pub(crate) fn schema(found: String) -> JsonError {
-        JsonError { kind: Kind::Schema(found) }
+        JsonError {
+            kind: Kind::Schema(found),
+        }
     }
 
     /// True if the text is valid JSON of the right shape but names a schema
@@ -43,7 +45,9 @@ impl JsonError {
 
 impl From<serde_json::Error> for JsonError {
     fn from(e: serde_json::Error) -> Self {
-        JsonError { kind: Kind::Syntax(e) }
+        JsonError {
+            kind: Kind::Syntax(e),
+        }
     }
 }
 

@@ -148,9 +148,19 @@ impl GraphExport {
     pub fn from_snapshot(snapshot: &GraphSnapshot) -> GraphExport {
         let mut nodes: Vec<NodeExport> = snapshot.nodes().map(NodeExport::from).collect();
         nodes.sort_unstable_by_key(|n| n.id);
-        let mut edges: Vec<EdgeExport> = snapshot.edges().map(|(from, to)| EdgeExport { from: from.0, to: to.0 }).collect();
+        let mut edges: Vec<EdgeExport> = snapshot
+            .edges()
+            .map(|(from, to)| EdgeExport {
+                from: from.0,
+                to: to.0,
+            })
+            .collect();
         edges.sort_unstable();
-        GraphExport { schema: SCHEMA.to_owned(), nodes, edges }
+        GraphExport {
+            schema: SCHEMA.to_owned(),
+            nodes,
+            edges,
+        }
     }
 
     /// Back to a snapshot (through [`GraphSnapshot::from_parts`], so edges
@@ -166,7 +176,9 @@ impl GraphExport {
     pub fn into_snapshot(self) -> GraphSnapshot {
         GraphSnapshot::from_parts(
             self.nodes.into_iter().map(NodeInfo::from).collect(),
-            self.edges.into_iter().map(|e| (NodeId(e.from), NodeId(e.to))),
+            self.edges
+                .into_iter()
+                .map(|e| (NodeId(e.from), NodeId(e.to))),
         )
     }
 

@@ -92,7 +92,10 @@ impl fmt::Display for RenderError {
                  install Graphviz (e.g. `apt-get install graphviz`, `brew install graphviz` \
                  or `conda install graphviz`) or export DOT text instead"
             ),
-            Kind::Io(e) => write!(f, "cannot render the graph: running Graphviz `{program}` failed: {e}"),
+            Kind::Io(e) => write!(
+                f,
+                "cannot render the graph: running Graphviz `{program}` failed: {e}"
+            ),
             Kind::Failed { status, stderr } => {
                 write!(f, "cannot render the graph: Graphviz `{program}` {status}")?;
                 if !stderr.is_empty() {
@@ -140,26 +143,45 @@ pub fn render(dot: &str, format: Format) -> Result<Vec<u8>, RenderError> {
 /// let svg = hpyx_viz::render_with("/opt/graphviz/bin/dot", "digraph { a -> b }", hpyx_viz::Format::Svg)?;
 /// # Ok::<(), hpyx_viz::RenderError>(())
 /// ```
-pub fn render_with(program: impl AsRef<OsStr>, dot: &str, format: Format) -> Result<Vec<u8>, RenderError> {
+pub fn render_with(
+    program: impl AsRef<OsStr>,
+    dot: &str,
+    format: Format,
+) -> Result<Vec<u8>, RenderError> {
     let program = program.as_ref();
-    let error = |kind| RenderError { program: program.to_owned(), kind };
+    let error = |kind| RenderError {
+        program: program.to_owned(),
+        kind,
+    };
     let mut child = Command::new(program)
         .arg(format!("-T{}", format.extension()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| error(if e.kind() == io::ErrorKind::NotFound { Kind::NotFound } else { Kind::Io(e) }))?;
+        .map_err(|e| {
+            error(if e.kind() == io::ErrorKind::NotFound {
+                Kind::NotFound
+            } else {
+                Kind::Io(e)
+            })
+        })?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let (written, output) = std::thread::scope(|scope| {
         let writer = scope.spawn(move || stdin.write_all(dot.as_bytes()));
         let output = child.wait_with_output();
-        (writer.join().expect("the stdin writer does not panic"), output)
+        (
+            writer.join().expect("the stdin writer does not panic"),
+            output,
+        )
     });
     let output = output.map_err(|e| error(Kind::Io(e)))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        return Err(error(Kind::Failed { status: output.status, stderr }));
+        return Err(error(Kind::Failed {
+            status: output.status,
+            stderr,
+        }));
     }
     // A write error with a successful exit would mean `dot` stopped reading
     // early; do not trust its output then.

@@ -15,13 +15,25 @@ const ALL: [NodeState; 6] = [
     NodeState::Cancelled,
 ];
 
-const NAMES: &[&str] = &["pending", "ready", "running", "succeeded", "failed", "cancelled"];
+const NAMES: &[&str] = &[
+    "pending",
+    "ready",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
 
-pub(crate) fn serialize<S: Serializer>(state: &NodeState, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize<S: Serializer>(
+    state: &NodeState,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(state.as_str())
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NodeState, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<NodeState, D::Error> {
     let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
     ALL.into_iter()
         .find(|s| s.as_str() == name)
