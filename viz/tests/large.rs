@@ -20,7 +20,7 @@ fn budget() -> Duration {
     if cfg!(debug_assertions) {
         Duration::from_secs(10)
     } else {
-        Duration::from_millis(1_000)
+        Duration::from_millis(1_500)
     }
 }
 
