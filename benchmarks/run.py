@@ -1,0 +1,119 @@
+"""Runs the Python benchmarks: hpyx and its peers side by side.
+
+    python benchmarks/run.py                      # default plan, this interpreter
+    python benchmarks/run.py --quick              # small sizes, 1 repeat
+    python benchmarks/run.py --workloads chain --sizes 10000 --repeat 5
+
+Every (workload, peer, size) runs `--repeat` times, each in a fresh process
+(`workloads.py`), with a time limit; the table reports the median time, the
+speedup over ThreadPoolExecutor from the same run (TPE time / peer time; >1
+means faster than TPE), and the peak RSS. Markdown goes to stdout and, with
+`--out`, to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# workload -> sizes (the issue's plan); "peers" that cannot do a workload are
+# left out.
+PLAN = {
+    "submit_result": [10_000, 100_000, 1_000_000],
+    "map": [10_000, 100_000, 1_000_000],
+    "chain": [10_000],
+    "fanout_fanin": [10_000, 100_000, 1_000_000],
+    "dag_random": [100_000],
+    "cpu_parallel_long": [8],
+    "cpu_parallel_short": [2_000],
+    "memory_pending": [100_000, 1_000_000],
+}
+QUICK = {k: [min(v)] if k.startswith("cpu") else [min(min(v), 10_000)] for k, v in PLAN.items()}
+PEERS = ["tpe", "hpyx", "dask"]
+NO_DASK = {"memory_pending"}
+
+
+def run_once(workload, peer, n, timeout):
+    try:
+        out = subprocess.run(
+            [sys.executable, str(HERE / "workloads.py"), workload, peer, str(n)],
+            capture_output=True, text=True, timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout > %ds" % timeout}
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1][:80]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs, key):
+    values = [r[key] for r in runs if key in r]
+    return statistics.median(values) if values else None
+
+
+def fmt_time(s):
+    if s is None:
+        return "-"
+    return "%.3f s" % s if s >= 0.1 else "%.1f ms" % (s * 1e3)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workloads", nargs="*", default=list(PLAN))
+    ap.add_argument("--peers", nargs="*", default=PEERS)
+    ap.add_argument("--sizes", nargs="*", type=int)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--timeout", type=int, default=120)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    plan = QUICK if args.quick else PLAN
+    repeat = 1 if args.quick else args.repeat
+
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    header = "### Python %s (%s), %s\n" % (
+        sys.version.split()[0], "GIL" if gil else "free-threaded", sysconfig.get_platform())
+    lines = [header,
+             "| workload | n | peer | median time | vs TPE | peak RSS | extra |",
+             "| --- | ---: | --- | ---: | ---: | ---: | --- |"]
+    print("\n".join(lines), flush=True)
+    for workload in args.workloads:
+        for n in args.sizes or plan[workload]:
+            results = {}
+            for peer in args.peers:
+                if peer == "dask" and workload in NO_DASK:
+                    continue
+                runs = [run_once(workload, peer, n, args.timeout) for _ in range(repeat)]
+                ok = [r for r in runs if "error" not in r]
+                results[peer] = (ok, runs)
+            tpe_time = median_of(results.get("tpe", ([], []))[0], "seconds")
+            for peer, (ok, runs) in results.items():
+                t = median_of(ok, "seconds")
+                ratio = "%.1fx" % (tpe_time / t) if t and tpe_time else "-"
+                rss = median_of(ok, "peak_rss")
+                extra = []
+                for key in ("speedup", "bytes_per_task"):
+                    v = median_of(ok, key)
+                    if v is not None:
+                        extra.append("%s %.2f" % (key, v) if key == "speedup" else "%s %.0f" % (key, v))
+                errors = [r["error"] for r in runs if "error" in r]
+                if errors:
+                    extra.append(errors[0])
+                line = "| %s | %d | %s | %s | %s | %s | %s |" % (
+                    workload, n, peer, fmt_time(t), ratio,
+                    "%.0f MiB" % (rss / 2**20) if rss else "-", ", ".join(extra))
+                lines.append(line)
+                print(line, flush=True)
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
