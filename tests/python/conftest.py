@@ -1,0 +1,131 @@
+"""Shared fixtures and helpers for hpyx's Python tests. Keep this file small.
+
+What is here (for every test module, including the nesting / interrupts /
+shutdown / fork / free-threading ones):
+
+- ``WAIT``: the timeout (seconds) for every ``result(timeout=WAIT)`` in a test
+  that is expected to finish; a hang then fails instead of blocking.
+- An autouse fixture that arms ``faulthandler.dump_traceback_later`` for
+  every test (``HPYX_TEST_HANG_TIMEOUT`` seconds, default 60), so a hang
+  dumps every thread's stack to stderr; pytest-timeout (300 s) then fails it.
+- ``run_py(code, env=None, timeout=60, args=(), watchdog=True)``: runs
+  ``sys.executable [args] -c code`` in a fresh interpreter and returns the
+  ``subprocess.CompletedProcess`` (text stdout/stderr). Use it for anything
+  that changes the process-global runtime (``hpyx.init`` with arguments,
+  ``hpyx.shutdown``, ``HPYX_*`` env vars, fork, atexit). The child's
+  environment is this one minus every ``HPYX_*`` variable, plus ``env``
+  (a value of ``None`` removes that variable). With ``watchdog=True`` the child
+  first arms ``faulthandler.dump_traceback_later(timeout - 2, exit=True)``, so
+  a hang prints its stacks and exits 1 before ``timeout`` kills it. That
+  starts one extra OS thread in the child: pass ``watchdog=False`` whenever
+  the child counts its threads (``/proc/self/task``, ``threading`` counts) or
+  forks (3.12+ warns about forking a multi-threaded process).
+- ``check_py(...)``: ``run_py`` plus an assertion that the child exited 0,
+  showing its stdout and stderr otherwise; returns the CompletedProcess.
+- ``executor`` fixture: an ``hpyx.HPXExecutor()`` (no ``max_workers``: the
+  main test process's pool runs with the defaults, and a different
+  ``max_workers`` would warn, which ``filterwarnings = error`` turns into a
+  failure), shut down with ``cancel_futures=True`` after the test.
+- ``blocked_workers(executor, n=None)``: a context manager that occupies
+  ``n`` (default: all ``executor._max_workers``) workers with tasks waiting
+  on an Event, waits until they all run, yields the list of those futures,
+  and releases them on exit. Works for ``ThreadPoolExecutor`` too. Inside
+  it, anything newly submitted stays pending (queued, not started).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import hpyx
+
+WAIT = 30.0
+
+HANG_TIMEOUT = float(os.environ.get("HPYX_TEST_HANG_TIMEOUT", "60"))
+
+
+@pytest.fixture(autouse=True)
+def _dump_stacks_on_hang():
+    faulthandler.dump_traceback_later(HANG_TIMEOUT, exit=False)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def run_py(code, env=None, timeout=60, args=(), watchdog=True):
+    """Runs ``code`` in a fresh ``sys.executable``; returns the CompletedProcess."""
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("HPYX_")}
+    for key, value in (env or {}).items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = str(value)
+    code = textwrap.dedent(code)
+    if watchdog:
+        code = (
+            "import faulthandler as _fh; _fh.dump_traceback_later(%r, exit=True); del _fh\n"
+            % max(1.0, timeout - 2)
+        ) + code
+    return subprocess.run(
+        [sys.executable, *args, "-c", code],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def check_py(code, env=None, timeout=60, args=(), watchdog=True):
+    """``run_py`` that asserts exit code 0; returns the CompletedProcess."""
+    proc = run_py(code, env=env, timeout=timeout, args=args, watchdog=watchdog)
+    assert proc.returncode == 0, "exit code %s\n--- stdout\n%s\n--- stderr\n%s" % (
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+    )
+    return proc
+
+
+@pytest.fixture
+def executor():
+    """An ``hpyx.HPXExecutor()``, shut down (cancelling pending work) after the test."""
+    ex = hpyx.HPXExecutor()
+    try:
+        yield ex
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def blocked_workers(executor, n=None):
+    """Occupies ``n`` workers (default: all) until the ``with`` block ends."""
+    n = executor._max_workers if n is None else n
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def block():
+        started.release()
+        return release.wait(WAIT)
+
+    blockers = [executor.submit(block) for _ in range(n)]
+    try:
+        deadline = time.monotonic() + WAIT
+        for _ in range(n):
+            assert started.acquire(timeout=max(0.0, deadline - time.monotonic())), (
+                "the blocking tasks did not all start"
+            )
+        yield blockers
+    finally:
+        release.set()
+        for f in blockers:
+            f.result(timeout=WAIT)
