@@ -16,6 +16,7 @@ import functools
 import logging
 import threading
 from concurrent.futures._base import (
+    CANCELLED,
     CANCELLED_AND_NOTIFIED,
     FINISHED,
     PENDING,
@@ -38,6 +39,8 @@ _STATE = {
     "failed": FINISHED,
     "cancelled": CANCELLED_AND_NOTIFIED,
 }
+
+_FINAL = ("succeeded", "failed", "cancelled")
 
 _DESCRIPTION = {
     "pending": "pending",
@@ -63,6 +66,7 @@ class Future(cf.Future):
     _promise = None
     _cond = None
     _waiter_list = None
+    _notified = False
 
     def __init__(self):
         """Initializes the future. Should not be called by clients."""
@@ -81,10 +85,21 @@ class Future(cf.Future):
     def _install_condition(self):
         with _LAZY_LOCK:
             cond = self._cond
-            if cond is None:
-                self._waiter_list = []
-                cond = self._cond = threading.Condition()
-                self._node.on_complete(self._notify_stdlib_waiters)
+            if cond is not None:
+                return cond
+            self._waiter_list = []
+            cond = self._cond = threading.Condition()
+        # Outside _LAZY_LOCK: on a finished node the callback runs right here
+        # and takes the condition, which another thread may hold while it
+        # waits for _LAZY_LOCK. Until it has run, _state is not final.
+        try:
+            self._node.on_complete(self._notify_stdlib_waiters)
+        except BaseException:
+            # (A forked child: RuntimeError.) Leave no condition installed
+            # that no completion would ever notify; the next helper retries.
+            with _LAZY_LOCK:
+                self._cond = self._waiter_list = None
+            raise
         return cond
 
     @property
@@ -94,10 +109,18 @@ class Future(cf.Future):
 
     @property
     def _state(self):
-        return _STATE[self._node.state]
+        state = self._node.state
+        if self._cond is not None and not self._notified and state in _FINAL:
+            # The node finished but its waiters are not notified yet: helpers
+            # holding _condition must see the state change together with the
+            # notification (as in the stdlib), else cf.wait counts a future
+            # twice and as_completed yields one twice.
+            return CANCELLED if state == "cancelled" else RUNNING
+        return _STATE[state]
 
     def _notify_stdlib_waiters(self):
         with self._cond:
+            self._notified = True
             state = self._node.state
             for waiter in self._waiter_list:
                 if state == "succeeded":
@@ -177,7 +200,12 @@ class Future(cf.Future):
                 timeout.
             Exception: If the call raised then that exception will be raised.
         """
-        return self._node.result(timeout)
+        try:
+            return self._node.result(timeout)
+        finally:
+            # Break a reference cycle with the exception (its traceback holds
+            # this frame); the node's reference to it is invisible to gc.
+            self = None
 
     def exception(self, timeout=None):
         """Return the exception raised by the call that the future represents.

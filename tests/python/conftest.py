@@ -28,9 +28,14 @@ shutdown / fork / free-threading ones):
   failure), shut down with ``cancel_futures=True`` after the test.
 - ``blocked_workers(executor, n=None)``: a context manager that occupies
   ``n`` (default: all ``executor._max_workers``) workers with tasks waiting
-  on an Event, waits until they all run, yields the list of those futures,
-  and releases them on exit. Works for ``ThreadPoolExecutor`` too. Inside
-  it, anything newly submitted stays pending (queued, not started).
+  on an Event, waits until they all run, and yields an object with
+  ``.futures`` (the blocking tasks) and ``.release()`` (lets them finish
+  early; exiting the block always releases them and waits for them). Works
+  for ``ThreadPoolExecutor`` too. Inside it, anything newly submitted stays
+  pending (queued, not started) until ``release()``.
+
+Test modules import the helpers with
+``from conftest import WAIT, blocked_workers, check_py, run_py``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 
 import pytest
 
@@ -124,7 +130,7 @@ def blocked_workers(executor, n=None):
             assert started.acquire(timeout=max(0.0, deadline - time.monotonic())), (
                 "the blocking tasks did not all start"
             )
-        yield blockers
+        yield types.SimpleNamespace(futures=blockers, release=release.set)
     finally:
         release.set()
         for f in blockers:
