@@ -41,7 +41,8 @@ impl<F> FnJob<F>
 where
     F: FnOnce() + Send + 'static,
 {
-    /// Wraps `f` as a job reference.
+    /// Wraps `f` as a job reference (what the pool stores, hence not `Self`).
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(f: F) -> JobRef {
         Arc::new(FnJob { f })
     }

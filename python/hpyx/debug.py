@@ -1,8 +1,41 @@
-"""Debugging helpers: worker queries (graph export and tracing to come)."""
+"""Debugging hpyx pipelines: worker queries, graph pictures, progress.
+
+Look at a pipeline by recording it::
+
+    with hpyx.debug.record() as rec:
+        out = hpyx.dataflow(merge, hpyx.async_(load, 1), hpyx.async_(load, 2))
+        out.result()
+    rec.render("pipeline.svg")           # needs Graphviz's `dot`
+    print(rec.to_dot())                  # DOT text
+    rec.write_chrome_trace("trace.json") # open in Perfetto / chrome://tracing
+
+or export what a future still depends on (``to_dot(future)``). Nodes are
+named after their callable's ``__qualname__`` (``hpyx.named`` sets another
+name) and coloured by state; failed nodes show their exception type. Large
+graphs render collapsed: one box per name, with counts.
+"""
 
 from __future__ import annotations
 
+import sys
+
 from . import _core
+
+__all__ = [
+    "Recording",
+    "get_num_worker_threads",
+    "get_worker_thread_id",
+    "progress",
+    "record",
+    "render",
+    "snapshot",
+    "to_dot",
+    "to_json",
+]
+
+# Above this many nodes a rendered picture is collapsed by name by default:
+# Graphviz's layout of tens of thousands of boxes is neither fast nor readable.
+COLLAPSE_ABOVE = 2000
 
 
 def get_worker_thread_id():
@@ -13,3 +46,202 @@ def get_worker_thread_id():
 def get_num_worker_threads():
     """The number of worker threads in the pool (0 if it is not running)."""
     return _core.pool_size() or 0
+
+
+class _Exportable:
+    """Export methods shared by recordings and snapshots of futures."""
+
+    def snapshot(self):
+        raise NotImplementedError
+
+    def to_dot(self, *, collapse=False, title=None):
+        """DOT text of the graph (``collapse=True`` groups nodes by name)."""
+        return self.snapshot().to_dot(collapse, title)
+
+    def to_json(self):
+        """JSON of the graph (schema ``hpyx.graph/1``, see viz/SCHEMA.md)."""
+        return self.snapshot().to_json()
+
+    def to_chrome_trace(self):
+        """Chrome trace-event JSON: one track per worker (Perfetto opens it)."""
+        return self.snapshot().to_chrome_trace()
+
+    def write_chrome_trace(self, path):
+        """Writes :meth:`to_chrome_trace` to ``path``."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_chrome_trace())
+
+    def render(self, path=None, *, format=None, collapse=None, title=None):
+        """Renders a picture with Graphviz's ``dot``.
+
+        Args:
+            path: Where to write it; None returns the bytes instead.
+            format: "svg" or "png"; by default from ``path``'s suffix, else svg.
+            collapse: Group nodes by name; by default when there are more
+                than ``COLLAPSE_ABOVE`` nodes.
+            title: A label for the picture.
+
+        Returns:
+            The picture's bytes if ``path`` is None, else ``path``.
+
+        Raises:
+            FileNotFoundError: If Graphviz's ``dot`` is not installed (the
+                message names it).
+        """
+        snap = self.snapshot()
+        if format is None:
+            suffix = str(path).rsplit(".", 1)[-1].lower() if path is not None and "." in str(path) else ""
+            format = suffix if suffix in ("svg", "png") else "svg"
+        if collapse is None:
+            collapse = len(snap) > COLLAPSE_ABOVE
+        data = snap.render(format, collapse, title)
+        if path is None:
+            return data
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+
+class Recording(_Exportable):
+    """Every task-graph node created while recording, kept for export.
+
+    Use as a context manager (recording stops on exit; the nodes stay until
+    the Recording is dropped) or call :meth:`stop`.
+    """
+
+    def __init__(self):
+        self._recording = _core.record()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        return False
+
+    def stop(self):
+        """Stops recording new nodes."""
+        self._recording.stop()
+
+    def __len__(self):
+        return len(self._recording)
+
+    def snapshot(self):
+        """A consistent snapshot (nodes, edges, states) of what was recorded."""
+        return self._recording.snapshot()
+
+
+def record():
+    """Starts recording every node created from now on; see :class:`Recording`."""
+    return Recording()
+
+
+class _Ancestry(_Exportable):
+    def __init__(self, futures):
+        self._nodes = [f._node for f in _futures(futures)]
+
+    def snapshot(self):
+        return _core.snapshot_of(self._nodes)
+
+
+def _futures(futures):
+    from ._future import Future
+
+    if isinstance(futures, Future):
+        return [futures]
+    futures = list(futures)
+    for f in futures:
+        if not isinstance(f, Future):
+            raise TypeError("expected hpyx futures, got %s" % type(f).__name__)
+    return futures
+
+
+def snapshot(futures):
+    """A snapshot of ``futures`` and everything they still depend on.
+
+    Finished inputs are released once their dependents have run, unless they
+    were created while recording: to see a finished pipeline, record it.
+    """
+    return _Ancestry(futures).snapshot()
+
+
+def to_dot(futures, *, collapse=False, title=None):
+    """DOT text of ``futures`` and what they still depend on."""
+    return _Ancestry(futures).to_dot(collapse=collapse, title=title)
+
+
+def to_json(futures):
+    """JSON (schema ``hpyx.graph/1``) of ``futures`` and their ancestry."""
+    return _Ancestry(futures).to_json()
+
+
+def render(futures, path=None, *, format=None, collapse=None, title=None):
+    """Renders ``futures`` and their ancestry with Graphviz; see Recording.render."""
+    return _Ancestry(futures).render(path, format=format, collapse=collapse, title=title)
+
+
+class _PlainBar:
+    """A one-line progress display for when tqdm is not installed."""
+
+    def __init__(self, total, desc, file):
+        self.total, self.desc, self.file = total, desc, file
+        self.n = -1
+
+    def update_to(self, n):
+        if n != self.n:
+            self.n = n
+            pct = 100.0 * n / self.total if self.total else 100.0
+            self.file.write("\r%s: %d/%d tasks done (%.0f%%)" % (self.desc, n, self.total, pct))
+            self.file.flush()
+
+    def close(self):
+        self.file.write("\n")
+        self.file.flush()
+
+
+class _TqdmBar:
+    def __init__(self, total, desc, file):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, file=file, unit="task", mininterval=0.1)
+
+    def update_to(self, n):
+        if n > self.bar.n:
+            self.bar.update(n - self.bar.n)
+
+    def close(self):
+        self.bar.close()
+
+
+def progress(futures, *, desc="hpyx", file=None, interval=0.1):
+    """Waits for ``futures``, showing finished/total on stderr.
+
+    Uses tqdm if it is installed, a plain line otherwise; redraws at most
+    every ``interval`` seconds (10 times a second by default). Nothing is
+    shown unless you call this.
+
+    Args:
+        futures: The futures to wait for.
+        desc: The bar's label.
+        file: Where to draw (default ``sys.stderr``).
+        interval: Seconds between redraws.
+
+    Returns:
+        The futures, as a list, all done.
+    """
+    futures = _futures(futures)
+    counter = _core.DoneCounter([f._node for f in futures])
+    file = sys.stderr if file is None else file
+    try:
+        bar = _TqdmBar(len(counter), desc, file)
+    except ImportError:
+        bar = _PlainBar(len(counter), desc, file)
+    try:
+        while True:
+            bar.update_to(counter.count())
+            if counter.wait_next(interval):
+                bar.update_to(len(counter))
+                break
+    finally:
+        bar.close()
+    return futures

@@ -14,8 +14,10 @@
 //!   result, callbacks, cancel, `then`).
 //! - `tasks.rs`: the combinators that create nodes (`spawn`, `dataflow`,
 //!   `when_all`, `when_any`, `ready`, `promise`).
+//! - `debug.rs`: recordings, snapshots and their export (DOT, JSON, traces).
 //! - `errors.rs`: Python exceptions <-> `TaskError`.
 
+mod debug;
 mod errors;
 mod node;
 mod runtime;
@@ -31,5 +33,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     node::register(m)?;
     tasks::register(m)?;
+    debug::register(m)?;
     Ok(())
 }

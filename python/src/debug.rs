@@ -1,0 +1,194 @@
+//! Debugging from Python: recordings, ancestry snapshots, and their export
+//! (DOT, JSON, Chrome trace, rendered pictures) through `hpyx-viz`.
+
+use hpyx_graph::{GraphSnapshot, NodeRef, Recording};
+use hpyx_viz::{Collapse, DotOptions, Format};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::node::PyNode;
+use crate::runtime::runtime;
+
+/// Every node created while a recording is active, kept for export.
+#[pyclass(frozen, module = "hpyx._core", name = "Recording")]
+struct PyRecording {
+    recording: Recording,
+}
+
+#[pymethods]
+impl PyRecording {
+    /// Stops recording; the nodes recorded so far are kept.
+    fn stop(&self) {
+        self.recording.stop();
+    }
+
+    #[getter]
+    fn active(&self) -> bool {
+        self.recording.is_active()
+    }
+
+    fn __len__(&self) -> usize {
+        self.recording.len()
+    }
+
+    /// A consistent snapshot of the recorded nodes and their edges.
+    fn snapshot(&self, py: Python<'_>) -> PySnapshot {
+        PySnapshot { snapshot: py.detach(|| self.recording.snapshot()) }
+    }
+}
+
+/// A consistent picture of part of the graph.
+#[pyclass(frozen, module = "hpyx._core", name = "Snapshot")]
+struct PySnapshot {
+    snapshot: GraphSnapshot,
+}
+
+fn dot_options(collapse: bool, title: Option<String>) -> DotOptions {
+    DotOptions {
+        collapse: if collapse { Collapse::ByName } else { Collapse::None },
+        title,
+    }
+}
+
+#[pymethods]
+impl PySnapshot {
+    fn __len__(&self) -> usize {
+        self.snapshot.len()
+    }
+
+    /// The nodes as dicts (id, name, state, times, worker, error).
+    fn nodes<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.snapshot
+            .nodes()
+            .map(|n| {
+                let d = PyDict::new(py);
+                d.set_item("id", n.id.0)?;
+                d.set_item("name", &n.name)?;
+                d.set_item("state", n.state.as_str())?;
+                d.set_item("created_ns", n.created_ns)?;
+                d.set_item("started_ns", n.started_ns)?;
+                d.set_item("finished_ns", n.finished_ns)?;
+                d.set_item("worker", n.worker)?;
+                d.set_item("error_type", &n.error_type)?;
+                Ok(d)
+            })
+            .collect()
+    }
+
+    /// The edges as (input id, dependent id).
+    fn edges(&self) -> Vec<(u64, u64)> {
+        self.snapshot.edges().map(|(a, b)| (a.0, b.0)).collect()
+    }
+
+    #[pyo3(signature = (collapse=false, title=None))]
+    fn to_dot(&self, py: Python<'_>, collapse: bool, title: Option<String>) -> String {
+        py.detach(|| hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title)))
+    }
+
+    fn to_json(&self, py: Python<'_>) -> String {
+        py.detach(|| hpyx_viz::to_json(&self.snapshot))
+    }
+
+    fn to_chrome_trace(&self, py: Python<'_>) -> String {
+        py.detach(|| hpyx_viz::to_chrome_trace(&self.snapshot))
+    }
+
+    /// Renders with Graphviz's `dot` to "svg" or "png" bytes.
+    #[pyo3(signature = (format, collapse=false, title=None))]
+    fn render<'py>(
+        &self,
+        py: Python<'py>,
+        format: &str,
+        collapse: bool,
+        title: Option<String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let format = match format.to_ascii_lowercase().as_str() {
+            "svg" => Format::Svg,
+            "png" => Format::Png,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unsupported picture format {other:?}; use \"svg\" or \"png\""
+                )))
+            }
+        };
+        let bytes = py.detach(|| {
+            let dot = hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title));
+            hpyx_viz::render(&dot, format)
+        });
+        match bytes {
+            Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
+            Err(e) if e.is_not_found() => {
+                Err(pyo3::exceptions::PyFileNotFoundError::new_err(e.to_string()))
+            }
+            Err(e) => Err(PyRuntimeError::new_err(e.to_string())),
+        }
+    }
+}
+
+/// Starts a recording of every node created from now on.
+#[pyfunction]
+fn record() -> PyResult<PyRecording> {
+    Ok(PyRecording { recording: runtime()?.graph.record() })
+}
+
+/// A snapshot of `nodes` and everything they still depend on.
+#[pyfunction]
+fn snapshot_of(py: Python<'_>, nodes: Vec<PyRef<'_, PyNode>>) -> PyResult<PySnapshot> {
+    let graph = runtime()?.graph;
+    let roots: Vec<NodeRef> = nodes.iter().map(|n| n.future.node()).collect();
+    Ok(PySnapshot { snapshot: py.detach(|| graph.snapshot_of(roots)) })
+}
+
+/// Counts finished nodes among a fixed set, cheaply enough to poll ten
+/// times a second over a million nodes: a prefix of finished ones is skipped
+/// on later calls.
+#[pyclass(module = "hpyx._core", name = "DoneCounter")]
+struct DoneCounter {
+    nodes: Vec<hpyx_graph::Future<crate::node::PyValue>>,
+    prefix_done: usize,
+}
+
+#[pymethods]
+impl DoneCounter {
+    #[new]
+    fn new(nodes: Vec<PyRef<'_, PyNode>>) -> DoneCounter {
+        DoneCounter { nodes: nodes.iter().map(|n| n.future.clone()).collect(), prefix_done: 0 }
+    }
+
+    fn __len__(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The number of finished nodes.
+    fn count(&mut self) -> usize {
+        while self.prefix_done < self.nodes.len() && self.nodes[self.prefix_done].is_finished() {
+            self.prefix_done += 1;
+        }
+        self.prefix_done + self.nodes[self.prefix_done..].iter().filter(|n| n.is_finished()).count()
+    }
+
+    /// Waits up to `timeout` seconds for the first unfinished node; True if
+    /// every node is finished.
+    fn wait_next(&mut self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        self.count();
+        let Some(next) = self.nodes.get(self.prefix_done) else {
+            return Ok(true);
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
+        let waited = py.detach(|| next.wait_until(Some(deadline), &mut || Python::attach(|py| py.check_signals())).map(|_| ()));
+        match waited {
+            Ok(()) | Err(hpyx_engine::WaitError::Timeout) => Ok(self.count() == self.nodes.len()),
+            Err(e) => Err(crate::errors::wait_error(e)),
+        }
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRecording>()?;
+    m.add_class::<PySnapshot>()?;
+    m.add_function(wrap_pyfunction!(record, m)?)?;
+    m.add_function(wrap_pyfunction!(snapshot_of, m)?)?;
+    m.add_class::<DoneCounter>()?;
+    Ok(())
+}
