@@ -62,7 +62,9 @@ def _invoke_callback(fn, future):
 class Future(cf.Future):
     """Represents the result of an asynchronous computation."""
 
-    # Defaults, shadowed per instance only when used.
+    # `_node` is a slot, so a future made by a task needs no instance dict;
+    # the rest are class defaults, shadowed per instance only when used.
+    __slots__ = ("_node",)
     _promise = None
     _cond = None
     _waiter_list = None

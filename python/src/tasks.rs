@@ -2,6 +2,9 @@
 //! package. Each task's function runs on a worker, attached to the
 //! interpreter only while it calls into Python.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -69,13 +72,48 @@ fn resolve(py: Python<'_>, func: PyValue, name: Option<String>) -> PyResult<(PyV
         )));
     }
     let name = match name {
-        Some(n) => n,
+        Some(n) => NodeName::from(n),
         None => match bound.getattr(pyo3::intern!(py, "__qualname__")) {
-            Ok(q) => q.str()?.to_str()?.to_owned(),
-            Err(_) => type_name(bound),
+            Ok(q) => match q.cast_into::<PyString>() {
+                Ok(q) => cached_name(&q)?,
+                Err(q) => NodeName::from(q.into_inner().str()?.to_str()?.to_owned()),
+            },
+            Err(_) => NodeName::from(type_name(bound)),
         },
     };
-    Ok((func, NodeName::from(name)))
+    Ok((func, name))
+}
+
+thread_local! {
+    /// Recently seen `__qualname__` strings and their Rust copies. A
+    /// function's `__qualname__` is the same str object on every access, so
+    /// this saves copying the name into a new allocation for every task.
+    /// Holding the str keeps its address from being reused.
+    static NAME_CACHE: RefCell<Vec<(Py<PyString>, Arc<str>)>> = const { RefCell::new(Vec::new()) };
+}
+
+const NAME_CACHE_SIZE: usize = 16;
+
+fn cached_name(qualname: &Bound<'_, PyString>) -> PyResult<NodeName> {
+    let hit = NAME_CACHE.with(|cache| {
+        cache
+            .borrow()
+            .iter()
+            .find(|(s, _)| s.as_ptr() == qualname.as_ptr())
+            .map(|(_, name)| Arc::clone(name))
+    });
+    if let Some(name) = hit {
+        return Ok(NodeName::Shared(name));
+    }
+    let name: Arc<str> = Arc::from(qualname.to_str()?);
+    NAME_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() == NAME_CACHE_SIZE {
+            cache.remove(0);
+        }
+        cache.push((qualname.clone().unbind(), Arc::clone(&name)));
+    });
+    Ok(NodeName::Shared(name))
 }
 
 /// Positional and keyword arguments, built once attached.
