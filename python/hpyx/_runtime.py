@@ -72,4 +72,6 @@ class HPXRuntime:
 
 atexit.register(_core.shutdown)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_core._after_fork_in_child)
+    os.register_at_fork(
+        before=_core._before_fork, after_in_child=_core._after_fork_in_child
+    )

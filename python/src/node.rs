@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::errors::{self, CancelledError, InvalidStateError};
+use crate::runtime;
 use crate::tasks;
 
 /// A Python object as a node value.
@@ -35,6 +36,9 @@ impl PyNode {
         if self.future.is_finished() {
             return Ok(true);
         }
+        // In a child forked after the pool started no worker will ever
+        // finish this node.
+        runtime::check_not_forked()?;
         let deadline = match timeout {
             None => None,
             Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must be a number, got nan")),
@@ -131,7 +135,11 @@ impl PyNode {
     /// Calls `callback()` once the node is finished: on the thread that
     /// finishes it, or right away if it already is. The callback must handle
     /// its own exceptions; any that escape are reported as unraisable.
-    fn on_complete(&self, callback: PyValue) {
+    fn on_complete(&self, callback: PyValue) -> PyResult<()> {
+        if !self.future.is_finished() {
+            // The callback would never run in a forked child.
+            runtime::check_not_forked()?;
+        }
         self.future.on_complete(move || {
             let _ = Python::try_attach(|py| {
                 if let Err(err) = callback.bind(py).call0() {
@@ -139,6 +147,7 @@ impl PyNode {
                 }
             });
         });
+        Ok(())
     }
 
     /// A node that runs `func(value, *args, **kwargs)` once this succeeds.

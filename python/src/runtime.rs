@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use hpyx_engine::{Config, ShutdownPolicy, ThreadPool};
@@ -152,6 +152,10 @@ thread_local! {
         const { Cell::new(None) };
 }
 
+/// How many workers of the running pool have their thread state. A worker
+/// creates it asynchronously, when it starts: see [`_before_fork`].
+static WORKERS_ATTACHED: AtomicUsize = AtomicUsize::new(0);
+
 fn attach_worker_thread_state() {
     // SAFETY: the interpreter is initialised (this module was imported).
     // `PyGILState_Ensure` creates this thread's state and attaches it;
@@ -164,6 +168,7 @@ fn attach_worker_thread_state() {
         (gstate, tstate)
     };
     WORKER_THREAD_STATE.with(|cell| cell.set(Some(saved)));
+    WORKERS_ATTACHED.fetch_add(1, Ordering::AcqRel);
 }
 
 fn release_worker_thread_state() {
@@ -232,9 +237,24 @@ fn init(os_threads: Option<i64>, cfg: Option<Vec<String>>) -> PyResult<()> {
     }
 }
 
+/// Fails with the fork error in a child forked after the pool started:
+/// waiting there on an unfinished node would never end.
+pub(crate) fn check_not_forked() -> PyResult<()> {
+    if FORKED.load(Ordering::Relaxed) {
+        return Err(PyRuntimeError::new_err(FORKED_MSG));
+    }
+    Ok(())
+}
+
 /// `hpyx.shutdown`: drain the pool (every queued task runs) and stop it.
 #[pyfunction]
 fn shutdown(py: Python<'_>) -> PyResult<()> {
+    if FORKED.load(Ordering::Relaxed) {
+        // A forked child has the pool's memory but none of its threads:
+        // there is nothing to drain or join (joining would fail), so the
+        // atexit hook and an explicit call just return.
+        return Ok(());
+    }
     let mut state = lock_state();
     if let State::Running(runtime) = *state {
         if runtime.graph.pool().current_worker_index().is_some() {
@@ -275,6 +295,35 @@ fn default_pool_size() -> PyResult<usize> {
     Ok(env_os_threads()?.unwrap_or_else(default_os_threads))
 }
 
+/// Registered with `os.register_at_fork(before=...)`: waits (detached) until
+/// every worker of a just-started pool has created its Python thread state.
+///
+/// A worker creates its thread state on its own thread, unlike a
+/// `threading.Thread`, whose state is made by the thread that starts it. On
+/// the free-threaded build creating the first thread states stops the
+/// world; a fork at that moment leaves the interpreter's stop-the-world lock
+/// held in the child (CPython 3.13 takes it before the runtime-wide lock that
+/// fork holds), and the child deadlocks in its next garbage collection.
+#[pyfunction]
+fn _before_fork(py: Python<'_>) {
+    let running = RUNNING.load(Ordering::Acquire);
+    if running.is_null() || FORKED.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: as in `runtime`: null or leaked, never freed.
+    let workers = unsafe { &*running }.os_threads;
+    if WORKERS_ATTACHED.load(Ordering::Acquire) >= workers {
+        return;
+    }
+    py.detach(|| {
+        // Bounded: a worker that failed to start must not block fork.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while WORKERS_ATTACHED.load(Ordering::Acquire) < workers && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    });
+}
+
 /// Registered with `os.register_at_fork(after_in_child=...)`.
 #[pyfunction]
 fn _after_fork_in_child() {
@@ -295,6 +344,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(pool_size, m)?)?;
     m.add_function(wrap_pyfunction!(default_pool_size, m)?)?;
+    m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(get_worker_thread_id, m)?)?;
     m.add("CFG_KEYS", CFG_KEYS.to_vec())?;
