@@ -87,6 +87,11 @@ impl ThreadPool {
     pub(crate) fn started_in_pid(&self) -> u32 {
         self.registry.pid()
     }
+
+    #[cfg(test)]
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
 }
 
 impl std::fmt::Debug for ThreadPool {

@@ -182,13 +182,15 @@ impl Registry {
             self.terminate.store(CANCEL, Ordering::Release);
         }
         self.sleep.wake_all();
-        // Step 3 and 4.
-        let handles = std::mem::take(&mut *self.lock_threads());
-        for handle in handles {
+        // Step 3 and 4. The lock is held while joining, so that a concurrent
+        // second call returns only once the workers are joined.
+        let mut threads = self.lock_threads();
+        for handle in threads.drain(..) {
             // A worker's own panics are caught inside it; a join error means
             // a hook panicked, which was already reported.
             let _ = handle.join();
         }
+        drop(threads);
         loop {
             match self.injector.steal() {
                 Steal::Success(job) => job.cancel(),

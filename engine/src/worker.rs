@@ -21,7 +21,14 @@ pub(crate) struct WorkerThread {
     rng: Cell<u64>,
     /// How many helping waits are on this worker's stack.
     help_depth: Cell<usize>,
+    /// Searches for work so far (for the injector interval).
+    searches: Cell<u32>,
 }
+
+/// Every this many searches a worker looks at the injector before its own
+/// deque (tokio's global queue interval): LIFO for the owner, but a job
+/// pushed from outside is not starved by a deque that never empties.
+const INJECTOR_INTERVAL: u32 = 61;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<WorkerThread>>> = const { RefCell::new(None) };
@@ -55,6 +62,7 @@ pub(crate) fn run_worker(registry: Arc<Registry>, index: usize, deque: Worker<Jo
         registry: Arc::clone(&registry),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
         help_depth: Cell::new(0),
+        searches: Cell::new(0),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(Rc::clone(&worker)));
     if let Some(hook) = registry.config().start_hook() {
@@ -108,12 +116,16 @@ impl WorkerThread {
                 self.cancel_local_jobs();
                 return;
             }
+            // Read before searching: a shutdown publishes its policy only
+            // after the last external push completed, so once `terminating`
+            // is seen here the search below sees every accepted job.
+            let terminating = self.registry.is_terminating();
             if let Some(job) = self.find_work() {
                 idle = None;
                 self.execute(job);
                 continue;
             }
-            if self.registry.is_terminating() {
+            if terminating {
                 return;
             }
             let sleep = self.registry.sleep();
@@ -131,10 +143,30 @@ impl WorkerThread {
     }
 
     /// Local deque (LIFO), then a batch from the injector, then a steal
-    /// (FIFO) from another worker, starting at a random victim.
+    /// (FIFO) from another worker, starting at a random victim. Every
+    /// [`INJECTOR_INTERVAL`] searches the injector comes first, so a worker
+    /// whose own deque never empties does not starve outside pushes.
     #[inline]
     pub(crate) fn find_work(&self) -> Option<JobRef> {
+        let searches = self.searches.get().wrapping_add(1);
+        self.searches.set(searches);
+        if searches % INJECTOR_INTERVAL == 0 {
+            if let Some(job) = self.steal_injected() {
+                return Some(job);
+            }
+        }
         self.deque.pop().or_else(|| self.steal())
+    }
+
+    #[cold]
+    fn steal_injected(&self) -> Option<JobRef> {
+        loop {
+            match self.registry.steal_injected(&self.deque) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
     }
 
     #[cold]

@@ -1,6 +1,9 @@
 //! Sleep and wake-up of idle workers. The protocol and why it loses no
 //! wake-up are in `README.md` beside this file.
 
+#[cfg(all(test, not(loom)))]
+mod tests;
+
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
