@@ -102,8 +102,16 @@ fn env_os_threads() -> PyResult<Option<usize>> {
     }
 }
 
+/// `os.cpu_count()`, recorded when the module is imported (0: unknown).
+static CPU_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The default pool size: `os.cpu_count()`, as the contract says (not the
+/// affinity- or quota-limited available parallelism).
 fn default_os_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    match CPU_COUNT.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
 }
 
 fn start(os_threads: Option<usize>, cfg: Vec<String>) -> PyResult<&'static Runtime> {
@@ -339,6 +347,9 @@ fn get_worker_thread_id() -> i64 {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Read here, at import, where no lock is held.
+    let cpu_count = m.py().import("os")?.call_method0("cpu_count")?.extract::<Option<usize>>()?;
+    CPU_COUNT.store(cpu_count.unwrap_or(0), Ordering::Relaxed);
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;

@@ -44,6 +44,20 @@ def test_import_starts_no_threads():
     )
 
 
+def test_default_size_is_os_cpu_count_even_with_restricted_affinity():
+    check_py(
+        """
+        import os
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        import hpyx
+        assert hpyx.HPXExecutor()._max_workers == os.cpu_count()
+        hpyx.init()
+        assert hpyx.debug.get_num_worker_threads() == os.cpu_count()
+        """
+    )
+
+
 def test_init_is_idempotent_and_conflicts_name_both_values():
     check_py(
         """
