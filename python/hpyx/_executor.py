@@ -97,5 +97,20 @@ class HPXExecutor(cf.Executor):
             for future in futures:
                 future._node.cancel()
         if wait:
+            worker = _core.get_worker_thread_id()
             for future in futures:
-                future._node.wait()
+                node = future._node
+                if worker >= 0 and node.running() and _runs_on(node, worker):
+                    # Called from inside this task (or from a task nested in
+                    # its wait, on the same worker): waiting for it would
+                    # never end.
+                    continue
+                node.wait()
+
+
+def _runs_on(node, worker):
+    """True if ``node`` is running on worker ``worker`` (a rare, slow path)."""
+    for entry in _core.snapshot_of([node]).nodes():
+        if entry["id"] == node.id:
+            return entry["state"] == "running" and entry["worker"] == worker
+    return False
