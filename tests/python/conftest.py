@@ -121,7 +121,9 @@ def blocked_workers(executor, n=None):
 
     def block():
         started.release()
-        return release.wait(WAIT)
+        # Longer than the start deadline below, so a misuse (fewer free
+        # workers than ``n``) fails there instead of passing late.
+        return release.wait(4 * WAIT)
 
     blockers = [executor.submit(block) for _ in range(n)]
     try:
