@@ -533,6 +533,7 @@ def test_hand_made_future_sets_once(cls):
     f.set_result(1)
     assert seen == [f]
     assert f.result(timeout=0) == 1
+    assert f.cancel() is False and not f.cancelled()
     with pytest.raises(cf.InvalidStateError):
         f.set_result(2)
     with pytest.raises(cf.InvalidStateError):

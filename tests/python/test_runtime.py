@@ -170,6 +170,17 @@ def test_init_arguments_beat_env():
     )
 
 
+def test_max_workers_seed_beats_env():
+    check_py(
+        """
+        import hpyx
+        ex = hpyx.HPXExecutor(max_workers=2)
+        assert hpyx.debug.get_num_worker_threads() == 2 == ex._max_workers
+        """,
+        env={"HPYX_OS_THREADS": "3"},
+    )
+
+
 def test_bad_env_os_threads():
     check_py(
         """
