@@ -40,6 +40,9 @@ pub struct Latch {
 enum Waiter {
     Worker { registry: Arc<Registry>, index: usize },
     Thread(Thread),
+    /// A worker of a bare `Sleep`: the loom models have no registry.
+    #[cfg(all(test, loom))]
+    Model { sleep: crate::loom::sync::Arc<crate::sleep::Sleep>, index: usize },
 }
 
 impl Latch {
@@ -70,8 +73,18 @@ impl Latch {
                     registry.sleep().wake_specific(*index);
                 }
                 Waiter::Thread(thread) => thread.unpark(),
+                #[cfg(all(test, loom))]
+                Waiter::Model { sleep, index } => {
+                    sleep.wake_specific(*index);
+                }
             }
         }
+    }
+
+    /// A latch waited on by worker `index` of a bare `Sleep` (loom models).
+    #[cfg(all(test, loom))]
+    pub(crate) fn for_model(sleep: crate::loom::sync::Arc<crate::sleep::Sleep>, index: usize) -> Latch {
+        Latch { state: AtomicU8::new(UNSET), waiter: Waiter::Model { sleep, index } }
     }
 
     /// For an ordinary thread: announce that it is about to park. False if

@@ -88,7 +88,7 @@ impl ThreadPool {
         self.registry.pid()
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }

@@ -1,6 +1,8 @@
 //! Sleep and wake-up of idle workers. The protocol and why it loses no
 //! wake-up are in `README.md` beside this file.
 
+#[cfg(all(test, loom))]
+mod loom_tests;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
@@ -11,8 +13,12 @@ use crossbeam_utils::CachePadded;
 use crate::loom::sync::atomic::{fence, AtomicU64, Ordering};
 use crate::loom::sync::{Condvar, Mutex, MutexGuard};
 
-/// Rounds of searching with `yield_now` before a worker gets sleepy.
+/// Rounds of searching with `yield_now` before a worker gets sleepy (none
+/// under loom: the models need the protocol, not the spinning).
+#[cfg(not(loom))]
 const ROUNDS_UNTIL_SLEEPY: u32 = 32;
+#[cfg(loom)]
+const ROUNDS_UNTIL_SLEEPY: u32 = 0;
 /// One more round after getting sleepy, then sleep.
 const ROUNDS_UNTIL_SLEEPING: u32 = ROUNDS_UNTIL_SLEEPY + 1;
 
@@ -94,6 +100,7 @@ impl Sleep {
     }
 
     /// Called by an idle worker after a search found nothing.
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))]
     pub(crate) fn no_work_found(
         &self,
         idle: &mut IdleState,
