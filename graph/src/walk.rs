@@ -104,6 +104,16 @@ impl CompletionWalk {
         }
     }
 
+    /// The last ready node of the calling worker's own pool, if any: it may
+    /// run next on this worker, as a tail job.
+    fn take_tail(&mut self) -> Option<Arc<dyn GraphNode>> {
+        let pos = self
+            .ready
+            .iter()
+            .rposition(|node| node.core().graph.pool().current_worker_index().is_some())?;
+        Some(self.ready.remove(pos))
+    }
+
     /// Runs the walk to the end and schedules the ready nodes. With
     /// `allow_tail` on one of the graph's workers, returns one of them for
     /// the caller to run next instead of pushing it.
@@ -116,11 +126,11 @@ impl CompletionWalk {
             if self.ready.is_empty() {
                 return None;
             }
-            let pool = self.ready[0].core().graph.pool();
-            let on_worker = pool.current_worker_index().is_some();
-            let tail = if allow_tail && on_worker { self.ready.pop() } else { None };
+            let tail = if allow_tail { self.take_tail() } else { None };
             for node in std::mem::take(&mut self.ready) {
-                if let Err(job) = pool.push(node.clone()) {
+                // Each node goes to its own graph's pool (a walk can cross
+                // graphs: an input of one graph, a dependent of another).
+                if let Err(job) = node.core().graph.pool().push(node.clone()) {
                     // The pool is shut down: the node ends cancelled, and its
                     // dependents hear of it in this same walk.
                     drop(job);
