@@ -94,6 +94,8 @@ def test_submit_kwargs_named_fn_and_self(flavour):
 
     f = flavour.ex.submit(kw, fn=1, self=2)
     assert f.result(timeout=WAIT) == {"fn": 1, "self": 2}
+    with pytest.raises(TypeError):
+        flavour.ex.submit(fn=kw)  # the callable is positional-only
 
 
 def test_exception_is_the_same_object(flavour):
