@@ -83,6 +83,7 @@ impl Config {
     }
 
     /// Runs `hook(index)` on each worker after its last job, before it exits.
+    /// Jobs the hook pushes to the pool are cancelled.
     pub fn on_worker_exit(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Config {
         self.on_worker_exit = Some(Arc::new(hook));
         self

@@ -193,7 +193,7 @@ impl Registry {
         drop(threads);
         loop {
             match self.injector.steal() {
-                Steal::Success(job) => job.cancel(),
+                Steal::Success(job) => worker::cancel_job(job),
                 Steal::Retry => continue,
                 Steal::Empty => break,
             }

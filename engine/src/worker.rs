@@ -75,6 +75,9 @@ pub(crate) fn run_worker(registry: Arc<Registry>, index: usize, deque: Worker<Jo
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
             report_panic("the worker exit hook", &*payload);
         }
+        // Jobs the hook pushed (onto this deque) would otherwise be dropped
+        // with it, neither run nor cancelled.
+        worker.cancel_local_jobs();
     }
     CURRENT.with(|current| current.borrow_mut().take());
 }
@@ -138,7 +141,7 @@ impl WorkerThread {
 
     fn cancel_local_jobs(&self) {
         while let Some(job) = self.deque.pop() {
-            job.cancel();
+            cancel_job(job);
         }
     }
 
@@ -218,6 +221,17 @@ impl WorkerThread {
                 Err(payload) => report_panic("a job", &*payload),
             }
         }
+    }
+}
+
+/// Calls `job.cancel()`; a panic in it is caught and reported, like a panic
+/// in [`Job::run`](crate::Job::run), so that it cannot stop a shutdown.
+pub(crate) fn cancel_job(job: JobRef) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || job.cancel())) {
+        eprintln!(
+            "hpyx: cancelling a job panicked: {}; the shutdown goes on",
+            panic_message(&*payload)
+        );
     }
 }
 

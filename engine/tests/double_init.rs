@@ -7,7 +7,24 @@ use hpyx_engine::{global_pool, init_global, is_global_running, shutdown_global, 
 fn double_init() {
     assert!(!is_global_running());
     assert!(global_pool().unwrap_err().is_not_started());
+    // A rejected config leaves the global pool unstarted.
+    assert!(init_global(Config::new().num_workers(0)).unwrap_err().is_invalid_config());
+    assert!(!is_global_running());
+    // Racing first starts all get the one pool.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let barrier = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                init_global(Config::new().num_workers(2)).unwrap()
+            })
+        })
+        .collect();
+    let pools: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(pools.iter().all(|p| p.ptr_eq(&pools[0])));
     let first = init_global(Config::new().num_workers(2)).unwrap();
+    assert!(first.ptr_eq(&pools[0]));
     assert!(is_global_running());
     let second = init_global(Config::new().num_workers(2)).unwrap();
     assert!(first.ptr_eq(&second), "the same size returns the same pool");

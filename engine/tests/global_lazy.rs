@@ -18,6 +18,10 @@ fn global_lazy() {
     assert!(!is_global_running());
     assert!(global_pool().unwrap_err().is_not_started());
     assert_eq!(threads(), before, "a thread started before first use");
+    // A rejected config starts nothing and leaves the pool startable.
+    assert!(global_pool_or_init(|| Config::new().max_help_depth(0)).unwrap_err().is_invalid_config());
+    assert!(global_pool().unwrap_err().is_not_started());
+    assert_eq!(threads(), before);
 
     let pool = global_pool_or_init(|| Config::new().num_workers(3)).unwrap();
     assert_eq!(pool.num_workers(), 3);

@@ -9,14 +9,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use common::{recv, wait_for, PoolGuard, TimedBarrier};
 use hpyx_engine::{panic_message, Config, ShutdownPolicy, ThreadPool};
 
-fn quiet_panics() {
-    // Expected panics would otherwise flood the output.
-    std::panic::set_hook(Box::new(|_| {}));
-}
-
 #[test]
 fn panics_are_caught_and_every_worker_lives_on() {
-    quiet_panics();
+    common::silence_expected_panics();
     const WORKERS: usize = 3;
     const PANICS: usize = common::size(30, 3);
     let pool = PoolGuard::new(WORKERS);
@@ -26,9 +21,9 @@ fn panics_are_caught_and_every_worker_lives_on() {
         pool.spawn(move || {
             attempted.fetch_add(1, Ordering::SeqCst);
             if i % 2 == 0 {
-                panic!("job {i} panics");
+                panic!("job {i} panics (expected panic)");
             } else {
-                std::panic::panic_any(i);
+                std::panic::panic_any(format!("job {i} (expected panic)"));
             }
         })
         .unwrap();
@@ -50,26 +45,26 @@ fn panics_are_caught_and_every_worker_lives_on() {
 
 #[test]
 fn the_next_job_runs_on_the_same_worker() {
-    quiet_panics();
+    common::silence_expected_panics();
     let pool = PoolGuard::new(1);
     let (tx, rx) = mpsc::channel();
-    pool.spawn(|| panic!("first")).unwrap();
+    pool.spawn(|| panic!("first (expected panic)")).unwrap();
     pool.spawn(move || tx.send(hpyx_engine::current_worker_index()).unwrap()).unwrap();
     assert_eq!(recv(&rx, "the job after the panic"), Some(0));
 }
 
 #[test]
 fn panicking_hooks_do_not_kill_the_pool() {
-    quiet_panics();
+    common::silence_expected_panics();
     let exits = Arc::new(Mutex::new(0));
     let e = Arc::clone(&exits);
     let pool = ThreadPool::new(
         Config::new()
             .num_workers(2)
-            .on_worker_start(|i| panic!("start hook {i}"))
+            .on_worker_start(|i| panic!("start hook {i} (expected panic)"))
             .on_worker_exit(move |i| {
                 *e.lock().unwrap() += 1;
-                panic!("exit hook {i}")
+                panic!("exit hook {i} (expected panic)")
             }),
     )
     .unwrap();
@@ -88,6 +83,7 @@ fn panic_message_reads_common_payloads() {
     assert_eq!(panic_message(&*s), "owned");
     let s: Box<dyn std::any::Any + Send> = Box::new(42u8);
     assert_eq!(panic_message(&*s), "<non-string panic payload>");
-    let payload = std::panic::catch_unwind(|| panic!("formatted {}", 7)).unwrap_err();
-    assert_eq!(panic_message(&*payload), "formatted 7");
+    common::silence_expected_panics();
+    let payload = std::panic::catch_unwind(|| panic!("formatted {} (expected panic)", 7)).unwrap_err();
+    assert_eq!(panic_message(&*payload), "formatted 7 (expected panic)");
 }

@@ -270,3 +270,68 @@ fn cancel_after_drain_began_is_not_weakened() {
         .unwrap();
     assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 500);
 }
+
+/// A job whose `cancel` panics: the panic is caught like a panic in `run`,
+/// shutdown still returns, and the other queued jobs are still cancelled.
+#[test]
+fn a_panicking_cancel_does_not_escape_shutdown() {
+    struct PanicOnCancel;
+    impl Job for PanicOnCancel {
+        fn run(self: Arc<Self>) -> Option<JobRef> {
+            None
+        }
+        fn cancel(self: Arc<Self>) {
+            panic!("cancel panics (expected panic)");
+        }
+    }
+    common::silence_expected_panics();
+    let pool = pool(1);
+    let release = block_worker(&pool);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let cancels = Arc::new(AtomicUsize::new(0));
+    for i in 0..20 {
+        if i % 5 == 0 {
+            assert!(pool.push(Arc::new(PanicOnCancel)).is_ok());
+        }
+        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        assert!(pool.push(job).is_ok());
+    }
+    let p = pool.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(p.shutdown(ShutdownPolicy::Cancel).is_ok()).unwrap());
+    wait_for("the gate to close", || pool.is_shut_down());
+    std::thread::sleep(Duration::from_millis(10));
+    release.store(true, Ordering::SeqCst);
+    assert!(recv(&rx, "shutdown (it must not panic)"));
+    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 20);
+}
+
+/// A job pushed from a worker's exit hook (after its last job) is not
+/// silently dropped: it is run or cancelled.
+#[test]
+fn a_push_from_an_exit_hook_is_not_lost() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let cancels = Arc::new(AtomicUsize::new(0));
+    let slot: Arc<std::sync::OnceLock<ThreadPool>> = Arc::new(std::sync::OnceLock::new());
+    let (r, c, s) = (Arc::clone(&runs), Arc::clone(&cancels), Arc::clone(&slot));
+    let pool = ThreadPool::new(Config::new().num_workers(2).on_worker_exit(move |_| {
+        let job = Arc::new(CountingJob { runs: Arc::clone(&r), cancels: Arc::clone(&c) });
+        if let Err(job) = s.get().unwrap().push(job) {
+            job.cancel();
+        }
+    }))
+    .unwrap();
+    slot.set(pool.clone()).unwrap();
+    let p = pool.clone();
+    within_timeout("shutdown", move || p.shutdown(ShutdownPolicy::Drain)).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 2, "each exit hook's job ends once");
+}
+
+#[test]
+fn a_failed_thread_spawn_is_reported() {
+    // No machine gives a thread a 256 TiB stack.
+    let err = ThreadPool::new(Config::new().num_workers(2).stack_size(1usize << 48)).unwrap_err();
+    assert!(err.to_string().contains("could not start a worker thread"), "{err}");
+    assert!(std::error::Error::source(&err).is_some());
+    assert!(!err.is_shut_down() && !err.is_invalid_config() && !err.is_forked());
+}

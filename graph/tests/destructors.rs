@@ -82,7 +82,7 @@ fn a_chain_frees_its_prefix_while_it_runs() {
 
 #[test]
 fn functions_are_dropped_once_when_they_never_run() {
-    common::quiet_panics();
+    common::silence_expected_panics();
     let g = GraphGuard::new(2);
     let bodies = DropCounter::new();
     let values = DropCounter::new();
@@ -117,7 +117,7 @@ fn functions_are_dropped_once_when_they_never_run() {
     let b = bodies.token();
     let f4 = g.spawn("f4", move || -> Result<Counted, TaskError> {
         let _keep = &b;
-        panic!("expected")
+        panic!("f4 (expected panic)")
     });
     for f in [&f1, &f2, &f3, &f4] {
         assert!(get(f).is_err());

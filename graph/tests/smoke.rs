@@ -304,13 +304,13 @@ fn on_complete_runs_exactly_once() {
 
 #[test]
 fn a_panicking_callback_does_not_stop_the_others() {
-    common::quiet_panics();
+    common::silence_expected_panics();
     let g = GraphGuard::new(1);
     let calls = Calls::new();
     let (p, f) = g.promise::<u8>("p");
     let c = calls.clone();
     f.on_complete(move || c.hit());
-    f.on_complete(|| panic!("callback panics"));
+    f.on_complete(|| panic!("callback panics (expected panic)"));
     let c = calls.clone();
     f.on_complete(move || c.hit());
     let after = f.then("after", |x| Ok(*x + 1));
@@ -321,27 +321,27 @@ fn a_panicking_callback_does_not_stop_the_others() {
 
 #[test]
 fn panics_become_failures() {
-    common::quiet_panics();
+    common::silence_expected_panics();
     let g = GraphGuard::new(2);
-    let f = g.spawn("boom", || -> Result<u8, TaskError> { panic!("kaboom {}", 42) });
+    let f = g.spawn("boom", || -> Result<u8, TaskError> { panic!("kaboom {} (expected panic)", 42) });
     let dependent = f.then("dependent", |x| Ok(*x));
     let err = get(&f).unwrap_err().unwrap().clone();
     assert!(err.is_panic());
     assert_eq!(err.type_name(), "panic");
-    assert_eq!(err.message(), "kaboom 42");
+    assert_eq!(err.message(), "kaboom 42 (expected panic)");
     assert!(get(&dependent).unwrap_err().unwrap().ptr_eq(&err));
     // Inline nodes too (when_all clones values: a panicking Clone).
     #[derive(Debug)]
     struct BadClone;
     impl Clone for BadClone {
         fn clone(&self) -> Self {
-            panic!("no clone")
+            panic!("no clone (expected panic)")
         }
     }
     let all = g.when_all(&[g.ready("bad", BadClone)]);
     let err = get(&all).unwrap_err().unwrap();
     assert!(err.is_panic());
-    assert_eq!(err.message(), "no clone");
+    assert_eq!(err.message(), "no clone (expected panic)");
     // The pool still works.
     assert_eq!(value(&g.spawn("ok", || Ok(1))), &1);
 }

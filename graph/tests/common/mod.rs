@@ -164,9 +164,22 @@ impl Calls {
     }
 }
 
-/// Silences the default panic hook (for tests whose panics are expected).
-pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+/// Marks a panic message as expected: [`silence_expected_panics`] keeps it
+/// out of the output.
+pub const EXPECTED: &str = "(expected panic)";
+
+/// Installs (once) a panic hook that stays silent for panics whose message
+/// contains [`EXPECTED`] and reports every other panic as usual.
+pub fn silence_expected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !hpyx_engine::panic_message(info.payload()).contains(EXPECTED) {
+                default(info);
+            }
+        }));
+    });
 }
 
 /// Waits for `future` (with a timeout) and returns its value; panics with
