@@ -231,3 +231,95 @@ fn snapshot_consistency_while_running() {
     }
     eprintln!("{snapshots} snapshots, {saw_running} caught a node running");
 }
+
+/// Completing a promise races cancelling it: exactly one wins, and the
+/// dependents follow the winner.
+#[test]
+fn promise_completion_races_cancel() {
+    const N: usize = common::size(2_000, 20);
+    let g = GraphGuard::new(2);
+    let runs = Calls::new();
+    let mut promises = Vec::with_capacity(N);
+    let mut futures = Vec::with_capacity(N);
+    let mut dependents = Vec::with_capacity(N);
+    for _ in 0..N {
+        let (p, f) = g.promise::<usize>("p");
+        let r = runs.clone();
+        dependents.push(f.then("d", move |x| {
+            r.hit();
+            Ok(*x)
+        }));
+        promises.push(p);
+        futures.push(f);
+    }
+    let barrier = Arc::new(Barrier::new(2));
+    let b = Arc::clone(&barrier);
+    let setter = std::thread::spawn(move || {
+        b.wait();
+        promises.into_iter().enumerate().map(|(i, p)| p.set_value(i).is_ok()).collect::<Vec<_>>()
+    });
+    let to_cancel = futures.clone();
+    let b = Arc::clone(&barrier);
+    let canceller = std::thread::spawn(move || {
+        b.wait();
+        to_cancel.iter().rev().map(|f| f.cancel()).rev().collect::<Vec<_>>()
+    });
+    let set = setter.join().unwrap();
+    let cancelled = canceller.join().unwrap();
+    let mut set_won = 0;
+    for i in 0..N {
+        assert!(set[i] != cancelled[i], "promise {i}: set {} and cancel {}", set[i], cancelled[i]);
+        if set[i] {
+            set_won += 1;
+            assert_eq!(value(&futures[i]), &i);
+            assert_eq!(value(&dependents[i]), &i);
+        } else {
+            assert!(matches!(get(&futures[i]), Err(None)));
+            assert!(matches!(get(&dependents[i]), Err(None)));
+        }
+    }
+    assert_eq!(runs.get(), set_won);
+}
+
+/// Inputs of `when_any` finish at once on several threads: one winner, which
+/// has finished, and the dependents run once.
+#[test]
+fn when_any_races() {
+    const ROUNDS: usize = common::size(300, 5);
+    const INPUTS: usize = 3;
+    let g = GraphGuard::new(2);
+    let runs = Calls::new();
+    for _ in 0..ROUNDS {
+        let (promises, futures): (Vec<_>, Vec<_>) = (0..INPUTS).map(|_| g.promise::<u8>("p")).unzip();
+        let any = g.when_any(futures.iter().map(Future::node)).unwrap();
+        let r = runs.clone();
+        let after = any.then("after", move |w| {
+            r.hit();
+            Ok(*w)
+        });
+        let barrier = Arc::new(Barrier::new(INPUTS));
+        let threads: Vec<_> = promises
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let b = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    b.wait();
+                    if i == 0 {
+                        assert!(p.set_error(hpyx_graph::TaskError::msg("E", "a failure counts")));
+                    } else {
+                        p.set_value(i as u8).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let winner = *value(&any);
+        assert!(winner < INPUTS);
+        assert!(futures[winner].is_finished());
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(value(&after), &winner);
+    }
+    assert_eq!(runs.get(), ROUNDS);
+}
