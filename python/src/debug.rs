@@ -176,7 +176,7 @@ impl DoneCounter {
             return Ok(true);
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
-        let waited = py.detach(|| next.wait_until(Some(deadline), &mut || Python::attach(|py| py.check_signals())).map(|_| ()));
+        let waited = crate::runtime::detach(py, || next.wait_until(Some(deadline), &mut || Python::attach(|py| py.check_signals())).map(|_| ()));
         match waited {
             Ok(()) | Err(hpyx_engine::WaitError::Timeout) => Ok(self.count() == self.nodes.len()),
             Err(e) => Err(crate::errors::wait_error(e)),

@@ -45,7 +45,7 @@ impl PyNode {
             Some(t) => Some(Instant::now() + Duration::from_secs_f64(t.clamp(0.0, 1e9))),
         };
         let future = &self.future;
-        let waited = py.detach(|| {
+        let waited = runtime::detach(py, || {
             future
                 .wait_until(deadline, &mut || Python::attach(|py| py.check_signals()))
                 .map(|_| ())

@@ -200,6 +200,39 @@ fn interpreter_finalizing() -> bool {
     Python::try_attach(|_| ()).is_none()
 }
 
+/// `py.detach(f)` for waits that may outlast the interpreter.
+///
+/// A daemon thread still waiting when the interpreter finalizes must never
+/// come back into Python: on CPython < 3.14, re-attaching then calls
+/// `pthread_exit`, whose forced unwind runs through PyO3's re-attach (a plain
+/// `extern "C"` `PyEval_RestoreThread` in PyO3 0.28) up to the catch_unwind
+/// of the pyfunction trampoline, and glibc aborts the process ("FATAL:
+/// exception not rethrown"). Here that unwind meets this guard, which parks
+/// the thread for good instead, as CPython 3.14 does (and PyO3 >= 0.30 does
+/// for `detach`, PyO3/pyo3#6085). A Rust panic (`thread::panicking()`) still
+/// unwinds normally.
+pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
+where
+    F: pyo3::marker::Ungil + FnOnce() -> T,
+    T: pyo3::marker::Ungil,
+{
+    struct HangOnForcedUnwind;
+    impl Drop for HangOnForcedUnwind {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                return;
+            }
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+    let guard = HangOnForcedUnwind;
+    let result = py.detach(f);
+    std::mem::forget(guard);
+    result
+}
+
 /// `hpyx.init`: start the pool, or check that it runs with these settings.
 #[pyfunction]
 #[pyo3(signature = (*, os_threads=None, cfg=None))]
@@ -274,7 +307,7 @@ fn shutdown(py: Python<'_>) -> PyResult<()> {
         *state = State::ShutDown;
         drop(state);
         // Detached: draining tasks and exiting workers need the interpreter.
-        py.detach(|| runtime.graph.pool().shutdown(ShutdownPolicy::Drain))
+        detach(py, || runtime.graph.pool().shutdown(ShutdownPolicy::Drain))
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         return Ok(());
     }
@@ -323,7 +356,7 @@ fn _before_fork(py: Python<'_>) {
     if WORKERS_ATTACHED.load(Ordering::Acquire) >= workers {
         return;
     }
-    py.detach(|| {
+    detach(py, || {
         // Bounded: a worker that failed to start must not block fork.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while WORKERS_ATTACHED.load(Ordering::Acquire) < workers && std::time::Instant::now() < deadline {
