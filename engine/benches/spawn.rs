@@ -73,7 +73,10 @@ fn hpyx_pool() -> ThreadPool {
 }
 
 fn rayon_pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(WORKERS).build().expect("rayon pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool")
 }
 
 fn spawn_outside(c: &mut Criterion) {

@@ -44,7 +44,10 @@ fn hpyx_graph() -> TaskGraph {
 }
 
 fn rayon_pool() -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(WORKERS).build().expect("rayon pool")
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(WORKERS)
+        .build()
+        .expect("rayon pool")
 }
 
 /// Runs `build` as a job on the graph's pool and waits for the future it
@@ -77,7 +80,10 @@ struct Done {
 
 impl Done {
     fn new() -> Arc<Done> {
-        Arc::new(Done { value: Mutex::new(None), cond: Condvar::new() })
+        Arc::new(Done {
+            value: Mutex::new(None),
+            cond: Condvar::new(),
+        })
     }
 
     fn set(&self, v: u64) {
@@ -111,7 +117,12 @@ fn chain(c: &mut Criterion) {
 
     let graph = hpyx_graph();
     group.bench_function(BenchmarkId::new("hpyx", CHAIN_NODES), |b| {
-        b.iter(|| assert_eq!(build_inside(graph, |g| hpyx_chain(g, CHAIN_NODES)), expected))
+        b.iter(|| {
+            assert_eq!(
+                build_inside(graph, |g| hpyx_chain(g, CHAIN_NODES)),
+                expected
+            )
+        })
     });
     graph.pool().shutdown(ShutdownPolicy::Drain).unwrap();
 
@@ -137,8 +148,9 @@ fn chain(c: &mut Criterion) {
 // ----------------------------------------------------------------- tree
 
 fn hpyx_tree(graph: TaskGraph, depth: u32) -> Future<u64> {
-    let mut level: Vec<Future<u64>> =
-        (0..1usize << depth).map(|_| graph.spawn("leaf", || Ok(1u64))).collect();
+    let mut level: Vec<Future<u64>> = (0..1usize << depth)
+        .map(|_| graph.spawn("leaf", || Ok(1u64)))
+        .collect();
     while level.len() > 1 {
         level = level
             .chunks(2)
@@ -224,26 +236,36 @@ impl Layered {
 }
 
 fn sum_of(values: &[u64], inputs: &[u32]) -> u64 {
-    inputs.iter().fold(0u64, |a, &i| a.wrapping_add(values[i as usize]))
+    inputs
+        .iter()
+        .fold(0u64, |a, &i| a.wrapping_add(values[i as usize]))
 }
 
 fn hpyx_random(graph: TaskGraph, dag: &Layered) -> Future<u64> {
     let width = dag.inputs[0].len();
-    let mut layer: Vec<Future<u64>> =
-        (0..width as u64).map(|i| graph.spawn("source", move || Ok(i))).collect();
+    let mut layer: Vec<Future<u64>> = (0..width as u64)
+        .map(|i| graph.spawn("source", move || Ok(i)))
+        .collect();
     for spec in &dag.inputs {
         layer = spec
             .iter()
             .map(|ins| {
-                graph.dataflow("node", ins.iter().map(|&i| layer[i as usize].node()), |inputs| {
-                    Ok((0..inputs.len())
-                        .fold(0u64, |a, i| a.wrapping_add(*inputs.value::<u64>(i).unwrap())))
-                })
+                graph.dataflow(
+                    "node",
+                    ins.iter().map(|&i| layer[i as usize].node()),
+                    |inputs| {
+                        Ok((0..inputs.len()).fold(0u64, |a, i| {
+                            a.wrapping_add(*inputs.value::<u64>(i).unwrap())
+                        }))
+                    },
+                )
             })
             .collect();
     }
     graph.dataflow("total", layer.iter().map(Future::node), |inputs| {
-        Ok((0..inputs.len()).fold(0u64, |a, i| a.wrapping_add(*inputs.value::<u64>(i).unwrap())))
+        Ok((0..inputs.len()).fold(0u64, |a, i| {
+            a.wrapping_add(*inputs.value::<u64>(i).unwrap())
+        }))
     })
 }
 
@@ -266,7 +288,10 @@ fn random(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("hpyx", nodes), |b| {
         b.iter(|| {
             let d = Arc::clone(&dag);
-            assert_eq!(build_inside(graph, move |g| hpyx_random(g, &d)), dag.expected)
+            assert_eq!(
+                build_inside(graph, move |g| hpyx_random(g, &d)),
+                dag.expected
+            )
         })
     });
     group.bench_function(BenchmarkId::new("hpyx-outside", nodes), |b| {

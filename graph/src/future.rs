@@ -57,7 +57,7 @@ impl<T: Send + Sync + 'static> Future<T> {
     /// The outcome, if finished.
     pub fn outcome(&self) -> Option<Outcome<'_, T>> {
         match self.state() {
-            NodeState::Succeeded => self.node.value.get().map(Outcome::Value),
+            NodeState::Succeeded => self.node.value().map(Outcome::Value),
             NodeState::Failed => self.node.core.error().map(Outcome::Failed),
             NodeState::Cancelled => Some(Outcome::Cancelled),
             _ => None,

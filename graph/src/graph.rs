@@ -9,7 +9,7 @@ use hpyx_engine::ThreadPool;
 use crate::error::TaskError;
 use crate::future::{Future, NodeRef};
 use crate::name::NodeName;
-use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind};
+use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind, NodeList};
 use crate::pending::Readiness;
 use crate::promise::Promise;
 use crate::recording::{RecordBuf, Recording};
@@ -133,7 +133,7 @@ impl TaskGraph {
         T: Send + Sync + 'static,
         F: FnOnce() -> Result<T, TaskError> + Send + 'static,
     {
-        self.build(name.into(), NodeKind::Pooled, Vec::new(), Some(Box::new(move |_: &Inputs<'_>| f())))
+        self.build(name.into(), NodeKind::Pooled, NodeList::new(), Some(Box::new(move |_: &Inputs<'_>| f())))
     }
 
     /// Runs `f` on the pool once every input has succeeded; if an input
@@ -172,7 +172,7 @@ impl TaskGraph {
     /// Finishes when the first of `inputs` finishes, whatever its outcome,
     /// with that input's index. `None` for no inputs (it could never finish).
     pub fn when_any(&self, inputs: impl IntoIterator<Item = NodeRef>) -> Option<Future<usize>> {
-        let inputs: Vec<_> = inputs.into_iter().map(NodeRef::into_node).collect();
+        let inputs: NodeList = inputs.into_iter().map(NodeRef::into_node).collect();
         if inputs.is_empty() {
             return None;
         }
@@ -183,7 +183,7 @@ impl TaskGraph {
 
     /// An already finished node holding `value`.
     pub fn ready<T: Send + Sync + 'static>(&self, name: impl Into<NodeName>, value: T) -> Future<T> {
-        let core = self.core(name.into(), NodeKind::Inline, NodeState::Succeeded, 0, Vec::new(), true);
+        let core = self.core(name.into(), NodeKind::Inline, NodeState::Succeeded, 0, NodeList::new(), true);
         core.publish_ready_times();
         let node: Arc<Node<T>> = Arc::new(Node::with_value(core, value));
         self.register(&node);
@@ -200,7 +200,7 @@ impl TaskGraph {
     /// A node completed from outside: the [`Promise`] sets its outcome;
     /// dropping the promise unset fails the node with a broken-promise error.
     pub fn promise<T: Send + Sync + 'static>(&self, name: impl Into<NodeName>) -> (Promise<T>, Future<T>) {
-        let future = self.build::<T>(name.into(), NodeKind::Promise, Vec::new(), None);
+        let future = self.build::<T>(name.into(), NodeKind::Promise, NodeList::new(), None);
         (Promise::new(future.clone()), future)
     }
 
@@ -222,7 +222,7 @@ impl TaskGraph {
         kind: NodeKind,
         state: NodeState,
         pending_inputs: usize,
-        inputs: Vec<Arc<dyn GraphNode>>,
+        inputs: NodeList,
         finished: bool,
     ) -> NodeCore {
         NodeCore::new(self.shared, CoreInit { name, kind, state, pending_inputs, inputs, finished })
@@ -241,7 +241,7 @@ impl TaskGraph {
         &self,
         name: NodeName,
         kind: NodeKind,
-        inputs: Vec<Arc<dyn GraphNode>>,
+        inputs: NodeList,
         body: Option<Body<T>>,
     ) -> Future<T> {
         let pending_inputs = match kind {
@@ -254,10 +254,12 @@ impl TaskGraph {
         self.register(&node);
         let erased: Arc<dyn GraphNode> = node.clone();
         node.core.for_each_input(|index, input| {
-            let edge = Successor::Node { node: Arc::clone(&erased), input_index: index };
+            let input_index = u32::try_from(index).expect("fewer than 2^32 inputs");
+            let edge = Successor::Node { node: Arc::clone(&erased), input_index };
             if input.core().add_successor(edge).is_err() {
-                // Finished already; the construction guard keeps us > 0.
-                let readiness = node.core.input_finished(index);
+                // Finished already (its final state was published before its
+                // list closed); the construction guard keeps us > 0.
+                let readiness = node.core.input_finished(index, input.core().state.load());
                 debug_assert_eq!(readiness, Readiness::StillWaiting);
             }
         });

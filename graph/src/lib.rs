@@ -35,6 +35,7 @@ mod node;
 mod pending;
 mod promise;
 mod recording;
+mod small;
 mod snapshot;
 mod state;
 mod successors;

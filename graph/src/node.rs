@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use hpyx_engine::{Job, JobRef};
@@ -14,6 +14,7 @@ use crate::error::{Outcome, TaskError};
 use crate::graph::GraphShared;
 use crate::name::{NodeId, NodeName};
 use crate::pending::{PendingInputs, Readiness};
+use crate::small::SmallList;
 use crate::state::{NodeState, StateWord, TransitionToRunning};
 use crate::successors::{Successor, SuccessorList};
 use crate::walk::CompletionWalk;
@@ -34,6 +35,9 @@ pub(crate) enum NodeKind {
 const NO_WORKER: u32 = u32::MAX;
 const NO_WINNER: u32 = u32::MAX;
 
+/// A node's inputs, in argument order (three or fewer are kept inline).
+pub(crate) type NodeList = SmallList<Arc<dyn GraphNode>>;
+
 /// What every node has, whatever its value type.
 pub(crate) struct NodeCore {
     id: NodeId,
@@ -43,16 +47,19 @@ pub(crate) struct NodeCore {
     pub(crate) pending: PendingInputs,
     /// For `WhenAny`: the index of the first input to finish.
     winner: AtomicU32,
+    /// Set (before the input counts itself finished) by any input that
+    /// failed or was cancelled, so that the common case, every input
+    /// succeeded, need not look at the inputs again.
+    unsuccessful_input: AtomicBool,
     successors: Mutex<SuccessorList>,
     /// Inputs in argument order. Released once the node has run, unless the
     /// node was created while recording (`keep_history`).
-    inputs: Mutex<Vec<Arc<dyn GraphNode>>>,
+    inputs: Mutex<NodeList>,
     error: OnceLock<TaskError>,
     keep_history: bool,
     /// Created, started, finished: ns since the process epoch, 0 = unknown.
-    /// Only measured while recording or tracing.
-    times: [AtomicU64; 3],
-    timed: bool,
+    /// Only allocated (and measured) while recording or tracing.
+    times: Option<Box<[AtomicU64; 3]>>,
     worker: AtomicU32,
     pub(crate) graph: &'static GraphShared,
 }
@@ -68,7 +75,7 @@ pub(crate) struct CoreInit {
     pub(crate) kind: NodeKind,
     pub(crate) state: NodeState,
     pub(crate) pending_inputs: usize,
-    pub(crate) inputs: Vec<Arc<dyn GraphNode>>,
+    pub(crate) inputs: NodeList,
     pub(crate) finished: bool,
 }
 
@@ -76,7 +83,9 @@ impl NodeCore {
     pub(crate) fn new(graph: &'static GraphShared, init: CoreInit) -> NodeCore {
         let recording = graph.is_recording();
         let timed = recording || graph.is_timing();
-        let created = if timed { graph.now_ns() } else { 0 };
+        let times = timed.then(|| {
+            Box::new([AtomicU64::new(graph.now_ns()), AtomicU64::new(0), AtomicU64::new(0)])
+        });
         NodeCore {
             id: NodeId::next(),
             name: init.name,
@@ -84,12 +93,12 @@ impl NodeCore {
             state: StateWord::new(init.state),
             pending: PendingInputs::with_guard(init.pending_inputs),
             winner: AtomicU32::new(NO_WINNER),
+            unsuccessful_input: AtomicBool::new(false),
             successors: Mutex::new(SuccessorList::new(init.finished)),
             inputs: Mutex::new(init.inputs),
             error: OnceLock::new(),
             keep_history: recording,
-            times: [AtomicU64::new(created), AtomicU64::new(0), AtomicU64::new(0)],
-            timed,
+            times,
             worker: AtomicU32::new(NO_WORKER),
             graph,
         }
@@ -128,10 +137,13 @@ impl NodeCore {
     /// `[created, started, finished]`, ns since the graph's epoch; `None`
     /// where not measured.
     pub(crate) fn times(&self) -> [Option<u64>; 3] {
-        self.times.each_ref().map(|t| match t.load(Ordering::Relaxed) {
-            0 => None,
-            ns => Some(ns),
-        })
+        match &self.times {
+            Some(times) => times.each_ref().map(|t| match t.load(Ordering::Relaxed) {
+                0 => None,
+                ns => Some(ns),
+            }),
+            None => [None; 3],
+        }
     }
 
     /// Calls `f` on each input in order, holding this node's input lock (lock
@@ -144,15 +156,15 @@ impl NodeCore {
 
     /// A ready-made node: it was created, started and finished just now.
     pub(crate) fn publish_ready_times(&self) {
-        if self.timed {
-            let now = self.times[0].load(Ordering::Relaxed);
-            self.times[1].store(now, Ordering::Relaxed);
-            self.times[2].store(now, Ordering::Relaxed);
+        if let Some(times) = &self.times {
+            let now = times[0].load(Ordering::Relaxed);
+            times[1].store(now, Ordering::Relaxed);
+            times[2].store(now, Ordering::Relaxed);
         }
     }
 
     pub(crate) fn inputs_snapshot(&self) -> Vec<Arc<dyn GraphNode>> {
-        lock(&self.inputs).clone()
+        lock(&self.inputs).to_vec()
     }
 
     /// Adds a successor, or hands it back if this node already finished.
@@ -161,13 +173,18 @@ impl NodeCore {
     }
 
     /// Marks the successor list closed and takes it (completion only).
-    pub(crate) fn close_successors(&self) -> Vec<Successor> {
+    pub(crate) fn close_successors(&self) -> SmallList<Successor> {
         lock(&self.successors).close()
     }
 
-    /// Called when input `index` finished. `Ready` means the caller must
-    /// schedule this node.
-    pub(crate) fn input_finished(&self, index: usize) -> Readiness {
+    /// Called when input `index` finished, in state `input_state`. `Ready`
+    /// means the caller must schedule this node.
+    #[inline]
+    pub(crate) fn input_finished(&self, index: usize, input_state: NodeState) -> Readiness {
+        if input_state != NodeState::Succeeded {
+            // Ordered before the count by the decrement's release.
+            self.unsuccessful_input.store(true, Ordering::Relaxed);
+        }
         if self.kind == NodeKind::WhenAny
             && self
                 .winner
@@ -180,7 +197,13 @@ impl NodeCore {
     }
 
     /// The first input, in argument order, that failed or was cancelled.
+    /// Called once every input finished (the count reached zero).
     pub(crate) fn first_unsuccessful_input(&self) -> Option<Result<(), TaskError>> {
+        // Every input stored its flag before its (AcqRel) decrement, and the
+        // caller's decrement brought the count to zero: all flags are seen.
+        if !self.unsuccessful_input.load(Ordering::Relaxed) {
+            return None;
+        }
         lock(&self.inputs).iter().find_map(|input| match input.core().state.load() {
             NodeState::Failed => Some(Err(input
                 .core()
@@ -195,7 +218,7 @@ impl NodeCore {
     /// The inputs, for the function about to run (claimant only). Unless the
     /// node keeps history, the node lets go of them: they are dropped once
     /// the function returns.
-    pub(crate) fn take_inputs_for_run(&self) -> Vec<Arc<dyn GraphNode>> {
+    pub(crate) fn take_inputs_for_run(&self) -> NodeList {
         let mut inputs = lock(&self.inputs);
         if self.keep_history {
             inputs.clone()
@@ -208,8 +231,8 @@ impl NodeCore {
         if let Some(index) = hpyx_engine::current_worker_index() {
             self.worker.store(index as u32, Ordering::Relaxed);
         }
-        if self.timed {
-            self.times[1].store(self.graph.now_ns(), Ordering::Relaxed);
+        if let Some(times) = &self.times {
+            times[1].store(self.graph.now_ns(), Ordering::Relaxed);
         }
     }
 
@@ -218,11 +241,11 @@ impl NodeCore {
         if let Some(error) = error {
             let _ = self.error.set(error);
         }
-        if self.timed {
+        if let Some(times) = &self.times {
             let now = self.graph.now_ns();
-            self.times[2].store(now, Ordering::Relaxed);
-            if self.times[1].load(Ordering::Relaxed) == 0 {
-                self.times[1].store(now, Ordering::Relaxed);
+            times[2].store(now, Ordering::Relaxed);
+            if times[1].load(Ordering::Relaxed) == 0 {
+                times[1].store(now, Ordering::Relaxed);
             }
         }
         self.state.transition_to_finished(state);
@@ -230,8 +253,8 @@ impl NodeCore {
 
     /// Claimant of a cancelled node: note when it finished.
     pub(crate) fn mark_cancelled_times(&self) {
-        if self.timed {
-            self.times[2].store(self.graph.now_ns(), Ordering::Relaxed);
+        if let Some(times) = &self.times {
+            times[2].store(self.graph.now_ns(), Ordering::Relaxed);
         }
     }
 
@@ -248,11 +271,13 @@ impl NodeCore {
 impl Drop for NodeCore {
     fn drop(&mut self) {
         let inputs = std::mem::take(self.inputs.get_mut().unwrap_or_else(|e| e.into_inner()));
-        let successors = self
-            .successors
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take_nodes();
+        let successors = self.successors.get_mut().unwrap_or_else(|e| e.into_inner());
+        // A node that ran has let go of its inputs and emptied its successor
+        // list: nothing to hand over.
+        if inputs.is_empty() && successors.is_empty() {
+            return;
+        }
+        let successors = successors.take_nodes();
         drop_iteratively(inputs.into_iter().chain(successors));
     }
 }
@@ -319,26 +344,56 @@ impl<'a> Inputs<'a> {
 /// A node producing a `T`.
 pub(crate) struct Node<T> {
     pub(crate) core: NodeCore,
-    pub(crate) value: OnceLock<T>,
+    /// Written once, by the claimant, before it publishes `Succeeded`; read
+    /// only after `Succeeded` is seen (see [`Node::value`]).
+    value: UnsafeCell<Option<T>>,
     body: UnsafeCell<Option<Body<T>>>,
 }
 
-// SAFETY: `body` is the only field that is not `Sync`. It is written at
-// construction and afterwards touched only by the node's claimant (the one
-// thread that won `transition_to_running` or `transition_to_cancelled`, see
-// `state.rs`) or through `&mut self` in `Drop`, so no two threads ever access
-// it at once. `T: Send + Sync` covers `value`, which is shared read-only once
-// set.
+// SAFETY: `body` and `value` are the fields that are not `Sync`.
+// - `body` is written at construction and afterwards touched only by the
+//   node's claimant (the one thread that won `transition_to_running` or
+//   `transition_to_cancelled`, see `state.rs`) or through `&mut self` in
+//   `Drop`, so no two threads ever access it at once.
+// - `value` is written at construction (a ready node, published with the
+//   `Arc`) or once by the claimant before its `Release` store of `Succeeded`;
+//   readers first load the state with `Acquire` and read only after seeing
+//   `Succeeded`, and the state never leaves `Succeeded`, so every read
+//   happens after the one write and none races it. From then on `value` is
+//   shared read-only, which `T: Sync` allows; `T: Send` covers dropping it
+//   on another thread.
 unsafe impl<T: Send + Sync> Sync for Node<T> {}
 
 impl<T: Send + Sync + 'static> Node<T> {
     pub(crate) fn new(core: NodeCore, body: Option<Body<T>>) -> Node<T> {
-        Node { core, value: OnceLock::new(), body: UnsafeCell::new(body) }
+        Node { core, value: UnsafeCell::new(None), body: UnsafeCell::new(body) }
     }
 
+    /// A node whose core is already `Succeeded`.
     pub(crate) fn with_value(core: NodeCore, value: T) -> Node<T> {
-        let value = OnceLock::from(value);
-        Node { core, value, body: UnsafeCell::new(None) }
+        debug_assert_eq!(core.state.load(), NodeState::Succeeded);
+        Node { core, value: UnsafeCell::new(Some(value)), body: UnsafeCell::new(None) }
+    }
+
+    /// The value, once the node has succeeded.
+    #[inline]
+    pub(crate) fn value(&self) -> Option<&T> {
+        if self.core.state.load() != NodeState::Succeeded {
+            return None;
+        }
+        // SAFETY: `Succeeded` was loaded with `Acquire` after the claimant
+        // wrote the value and stored `Succeeded` with `Release`; nothing
+        // writes the value afterwards (see the `Sync` impl).
+        unsafe { (*self.value.get()).as_ref() }
+    }
+
+    /// Claimant only, before it publishes `Succeeded`.
+    pub(crate) fn set_value(&self, value: T) {
+        debug_assert_eq!(self.core.state.load(), NodeState::Running);
+        // SAFETY: only the claimant writes, once, while the state is
+        // `Running`; readers look only after seeing `Succeeded` (see the
+        // `Sync` impl), so nothing reads or writes it concurrently.
+        unsafe { *self.value.get() = Some(value) };
     }
 
     /// Claimant only.
@@ -355,7 +410,7 @@ impl<T: Send + Sync + 'static> GraphNode for Node<T> {
     }
 
     fn value_any(&self) -> Option<&dyn Any> {
-        self.value.get().map(|v| v as &dyn Any)
+        self.value().map(|v| v as &dyn Any)
     }
 
     fn run_body(&self, inputs: &[Arc<dyn GraphNode>]) -> (NodeState, Option<TaskError>) {
@@ -369,7 +424,7 @@ impl<T: Send + Sync + 'static> GraphNode for Node<T> {
         let inputs = Inputs { nodes: inputs, winner: self.core.winner() };
         match catch_unwind(AssertUnwindSafe(|| body(&inputs))) {
             Ok(Ok(value)) => {
-                let _ = self.value.set(value);
+                self.set_value(value);
                 (NodeState::Succeeded, None)
             }
             Ok(Err(err)) => (NodeState::Failed, Some(err)),
@@ -393,10 +448,12 @@ impl<T: Send + Sync + 'static> Job for Node<T> {
         self.core.mark_started();
         let inputs = self.core.take_inputs_for_run();
         let (state, error) = self.run_body(&inputs);
-        drop_iteratively(inputs);
+        // A plain drop: an input's own `Drop` hands what it holds to the
+        // drop queue.
+        drop(inputs);
         self.core.publish(state, error);
         let mut walk = CompletionWalk::new();
-        walk.push_finished(self);
+        walk.notify_successors(self);
         walk.drive(true)
     }
 

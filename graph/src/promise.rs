@@ -30,7 +30,10 @@ impl<T: Send + Sync + 'static> Promise<T> {
     /// was cancelled first.
     pub fn set_value(mut self, value: T) -> Result<(), T> {
         let future = self.future.take().expect("promise not yet used");
-        complete(&future, Ok(value)).map_err(|r| r.ok().expect("value returned"))
+        complete(&future, Ok(value)).map_err(|r| match r {
+            Ok(value) => value,
+            Err(_) => unreachable!("complete hands back what it was given"),
+        })
     }
 
     /// Fails the node with `error`. False if it was cancelled first.
@@ -56,7 +59,7 @@ fn complete<T: Send + Sync + 'static>(
     node.core.mark_started();
     match outcome {
         Ok(value) => {
-            let _ = node.value.set(value);
+            node.set_value(value);
             node.core.publish(NodeState::Succeeded, None);
         }
         Err(error) => node.core.publish(NodeState::Failed, Some(error)),

@@ -1,17 +1,21 @@
 //! A node's successor list: dependents, waiters and callbacks to notify when
 //! it finishes. Closed (and emptied) exactly once, by the completion walk;
 //! anyone adding to a closed list gets its entry back and acts at once.
+//!
+//! The first three entries live inside the node (`SmallList`): most nodes
+//! have that few, so adding an edge allocates nothing.
 
 use std::sync::Arc;
 
 use hpyx_engine::Latch;
 
 use crate::node::GraphNode;
+use crate::small::SmallList;
 
 /// Something to notify when a node finishes.
 pub(crate) enum Successor {
     /// A dependent node, and which of its inputs this node is.
-    Node { node: Arc<dyn GraphNode>, input_index: usize },
+    Node { node: Arc<dyn GraphNode>, input_index: u32 },
     /// A waiting thread.
     Latch(Arc<Latch>),
     /// A completion callback (runs on the thread that completes the node).
@@ -20,14 +24,15 @@ pub(crate) enum Successor {
 
 pub(crate) struct SuccessorList {
     closed: bool,
-    list: Vec<Successor>,
+    list: SmallList<Successor>,
 }
 
 impl SuccessorList {
     pub(crate) fn new(closed: bool) -> SuccessorList {
-        SuccessorList { closed, list: Vec::new() }
+        SuccessorList { closed, list: SmallList::new() }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, successor: Successor) -> Result<(), Successor> {
         if self.closed {
             Err(successor)
@@ -37,13 +42,18 @@ impl SuccessorList {
         }
     }
 
-    pub(crate) fn close(&mut self) -> Vec<Successor> {
+    #[inline]
+    pub(crate) fn close(&mut self) -> SmallList<Successor> {
         self.closed = true;
         std::mem::take(&mut self.list)
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     /// The dependent nodes still listed (for iterative dropping).
-    pub(crate) fn take_nodes(&mut self) -> Vec<Arc<dyn GraphNode>> {
+    pub(crate) fn take_nodes(&mut self) -> SmallList<Arc<dyn GraphNode>> {
         std::mem::take(&mut self.list)
             .into_iter()
             .filter_map(|s| match s {

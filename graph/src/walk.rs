@@ -21,25 +21,37 @@ use std::sync::Arc;
 
 use hpyx_engine::JobRef;
 
-use crate::drop_queue::drop_iteratively;
+use crate::graph::GraphShared;
 use crate::node::{GraphNode, NodeKind};
 use crate::pending::Readiness;
 use crate::state::{NodeState, TransitionToCancelled, TransitionToReady, TransitionToRunning};
 use crate::successors::Successor;
 
+/// The work lists of one walk. The common walk (a node finishes and makes at
+/// most one dependent ready) touches neither `Vec`, so allocates nothing.
 pub(crate) struct CompletionWalk {
     finished: Vec<Arc<dyn GraphNode>>,
+    /// The first node made ready; later ones go to `ready`.
+    first_ready: Option<Arc<dyn GraphNode>>,
     ready: Vec<Arc<dyn GraphNode>>,
 }
 
 impl CompletionWalk {
     pub(crate) fn new() -> CompletionWalk {
-        CompletionWalk { finished: Vec::new(), ready: Vec::new() }
+        CompletionWalk { finished: Vec::new(), first_ready: None, ready: Vec::new() }
     }
 
     /// `node`'s final state is published; notify its successors.
     pub(crate) fn push_finished(&mut self, node: Arc<dyn GraphNode>) {
         self.finished.push(node);
+    }
+
+    fn push_ready(&mut self, node: Arc<dyn GraphNode>) {
+        if self.first_ready.is_none() {
+            self.first_ready = Some(node);
+        } else {
+            self.ready.push(node);
+        }
     }
 
     /// `node`'s pending count reached zero (the caller brought it there).
@@ -64,7 +76,7 @@ impl CompletionWalk {
             }
             None if core.kind() == NodeKind::Pooled => {
                 if core.state.transition_to_ready() == TransitionToReady::Success {
-                    self.ready.push(node);
+                    self.push_ready(node);
                 }
             }
             None => {
@@ -72,7 +84,9 @@ impl CompletionWalk {
                     core.mark_started();
                     let inputs = core.take_inputs_for_run();
                     let (state, error) = node.run_body(&inputs);
-                    drop_iteratively(inputs);
+                    // Plain drops: a node's own `Drop` hands its references
+                    // to the drop queue, so no drop recurses deeply.
+                    drop(inputs);
                     core.publish(state, error);
                     self.finished.push(node);
                 }
@@ -80,22 +94,29 @@ impl CompletionWalk {
         }
     }
 
-    fn notify_successors(&mut self, node: &Arc<dyn GraphNode>) {
-        for successor in node.core().close_successors() {
+    /// Closes `node`'s successor list and notifies each entry (`node`'s
+    /// final state is published). The walk lets go of `node` first, so a
+    /// waiter that drops its last handle as soon as it wakes frees the node
+    /// (and its value) itself.
+    pub(crate) fn notify_successors(&mut self, node: Arc<dyn GraphNode>) {
+        let core = node.core();
+        let state = core.state.load();
+        let id = core.id();
+        let successors = core.close_successors();
+        drop(node);
+        for successor in successors {
             match successor {
                 Successor::Node { node: dependent, input_index } => {
-                    if dependent.core().input_finished(input_index) == Readiness::Ready {
+                    let readiness = dependent.core().input_finished(input_index as usize, state);
+                    if readiness == Readiness::Ready {
                         self.became_ready(dependent);
-                    } else {
-                        drop_iteratively([dependent]);
                     }
                 }
                 Successor::Latch(latch) => latch.set(),
                 Successor::Callback(callback) => {
                     if let Err(payload) = catch_unwind(AssertUnwindSafe(callback)) {
                         eprintln!(
-                            "hpyx: a completion callback of node {} panicked: {}",
-                            node.core().id(),
+                            "hpyx: a completion callback of node {id} panicked: {}",
                             hpyx_engine::panic_message(&*payload)
                         );
                     }
@@ -107,11 +128,26 @@ impl CompletionWalk {
     /// The last ready node of the calling worker's own pool, if any: it may
     /// run next on this worker, as a tail job.
     fn take_tail(&mut self) -> Option<Arc<dyn GraphNode>> {
-        let pos = self
-            .ready
-            .iter()
-            .rposition(|node| node.core().graph.pool().current_worker_index().is_some())?;
-        Some(self.ready.remove(pos))
+        // Walks rarely cross graphs: ask each graph's pool once.
+        let mut known: Option<(*const GraphShared, bool)> = None;
+        let mut on_own_pool = |node: &Arc<dyn GraphNode>| {
+            let graph = node.core().graph;
+            match known {
+                Some((g, answer)) if std::ptr::eq(g, graph) => answer,
+                _ => {
+                    let answer = graph.pool().current_worker_index().is_some();
+                    known = Some((graph, answer));
+                    answer
+                }
+            }
+        };
+        if let Some(pos) = self.ready.iter().rposition(&mut on_own_pool) {
+            return Some(self.ready.remove(pos));
+        }
+        match &self.first_ready {
+            Some(node) if on_own_pool(node) => self.first_ready.take(),
+            _ => None,
+        }
     }
 
     /// Runs the walk to the end and schedules the ready nodes. With
@@ -120,23 +156,21 @@ impl CompletionWalk {
     pub(crate) fn drive(mut self, allow_tail: bool) -> Option<JobRef> {
         loop {
             while let Some(node) = self.finished.pop() {
-                self.notify_successors(&node);
-                drop_iteratively([node]);
+                self.notify_successors(node);
             }
-            if self.ready.is_empty() {
+            if self.first_ready.is_none() && self.ready.is_empty() {
                 return None;
             }
             let tail = if allow_tail { self.take_tail() } else { None };
-            for node in std::mem::take(&mut self.ready) {
+            for node in self.first_ready.take().into_iter().chain(self.ready.drain(..)) {
                 // Each node goes to its own graph's pool (a walk can cross
                 // graphs: an input of one graph, a dependent of another).
-                if let Err(job) = node.core().graph.pool().push(node.clone()) {
-                    // The pool is shut down: the node ends cancelled, and its
-                    // dependents hear of it in this same walk.
-                    drop(job);
-                    if claim_cancelled(&node) {
-                        self.finished.push(node);
-                    }
+                let pool = node.core().graph.pool();
+                if let Err(job) = pool.push(node) {
+                    // The pool is shut down: the node ends cancelled (its
+                    // own walk tells its dependents, which are cancelled
+                    // in turn without being pushed anywhere).
+                    job.cancel();
                 }
             }
             if self.finished.is_empty() {
@@ -144,7 +178,7 @@ impl CompletionWalk {
             }
             if let Some(node) = tail {
                 // Keep the loop simple: push the tail too.
-                self.ready.push(node);
+                self.push_ready(node);
             }
         }
     }
