@@ -22,6 +22,7 @@ pub struct Config {
     max_help_depth: usize,
     on_worker_start: Option<WorkerHook>,
     on_worker_exit: Option<WorkerHook>,
+    on_worker_idle: Option<WorkerHook>,
 }
 
 /// The default depth limit of nested helping waits on one worker.
@@ -47,6 +48,7 @@ impl Config {
             max_help_depth: DEFAULT_MAX_HELP_DEPTH,
             on_worker_start: None,
             on_worker_exit: None,
+            on_worker_idle: None,
         }
     }
 
@@ -89,6 +91,14 @@ impl Config {
         self
     }
 
+    /// Runs `hook(index)` on a worker each time it runs out of work, before
+    /// it spins and sleeps (once per idle period, never inside a job). The
+    /// Python layer uses it to release objects dropped while detached.
+    pub fn on_worker_idle(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Config {
+        self.on_worker_idle = Some(Arc::new(hook));
+        self
+    }
+
     /// The number of workers this configuration starts.
     pub fn get_num_workers(&self) -> usize {
         self.num_workers
@@ -114,6 +124,10 @@ impl Config {
 
     pub(crate) fn exit_hook(&self) -> Option<&WorkerHook> {
         self.on_worker_exit.as_ref()
+    }
+
+    pub(crate) fn idle_hook(&self) -> Option<&WorkerHook> {
+        self.on_worker_idle.as_ref()
     }
 
     pub(crate) fn validate(&self) -> Result<(), PoolError> {

@@ -132,10 +132,22 @@ impl WorkerThread {
                 return;
             }
             let sleep = self.registry.sleep();
+            if idle.is_none() {
+                self.run_idle_hook();
+            }
             let state = idle.get_or_insert_with(|| sleep.start_looking());
             let _ = sleep.no_work_found(state, self.index, None, None, || {
                 self.registry.is_terminating()
             });
+        }
+    }
+
+    #[cold]
+    fn run_idle_hook(&self) {
+        if let Some(hook) = self.registry.config().idle_hook() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(self.index))) {
+                report_panic("the worker idle hook", &*payload);
+            }
         }
     }
 

@@ -120,7 +120,13 @@ fn start(os_threads: Option<usize>, cfg: Vec<String>) -> PyResult<&'static Runti
         .num_workers(os_threads)
         .thread_name("hpyx-worker")
         .on_worker_start(|_| attach_worker_thread_state())
-        .on_worker_exit(|_| release_worker_thread_state());
+        .on_worker_exit(|_| release_worker_thread_state())
+        // Attaching runs PyO3's deferred decrefs: objects whose last
+        // reference a worker dropped while detached (a finished task's value
+        // nobody waits for) are freed now, not at some later hpyx call.
+        .on_worker_idle(|_| {
+            let _ = Python::try_attach(|_| ());
+        });
     for entry in &cfg {
         config = apply_cfg(config, entry)?;
     }

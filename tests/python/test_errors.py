@@ -424,13 +424,6 @@ def test_pending_task_args_are_released_after_cancel():
     _assert_collected(ref)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/graph: Python objects a worker releases while detached from the "
-    "interpreter (its reference to a finished node, the done-callback closures it "
-    "ran) are decref'd through PyO3's deferred pool, i.e. only at the next hpyx "
-    "call: a task's value or failing frame then outlives `del fut; gc.collect()`",
-)
 def test_task_value_freed_without_a_further_hpyx_call():
     # In a fresh interpreter: any hpyx call, from any thread (leftovers of
     # other tests), would flush PyO3's pool and hide the problem.
