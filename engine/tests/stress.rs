@@ -96,53 +96,57 @@ fn stampede() {
 fn no_starvation() {
     const CAP: usize = common::size(100_000, 1_000);
 
-    /// One self-respawning stream: stops when the outside job ran, or after
-    /// `CAP` jobs in all streams (then marking the outside job starved).
-    fn respawn(pool: ThreadPool, stop: Arc<AtomicBool>, count: Arc<AtomicUsize>, capped: Arc<AtomicBool>) {
-        if stop.load(Ordering::SeqCst) {
+    /// The streams' shared state.
+    #[derive(Clone, Default)]
+    struct Streams {
+        /// The outside job ran: stop.
+        stop: Arc<AtomicBool>,
+        /// The outside job is in the injector: count from now on.
+        pushed: Arc<AtomicBool>,
+        count: Arc<AtomicUsize>,
+        /// `CAP` jobs ran after the push: the outside job was starved.
+        capped: Arc<AtomicBool>,
+    }
+
+    /// One self-respawning stream.
+    fn respawn(pool: ThreadPool, s: Streams) {
+        if s.stop.load(Ordering::SeqCst) {
             return;
         }
-        if count.fetch_add(1, Ordering::SeqCst) >= CAP {
-            capped.store(true, Ordering::SeqCst);
+        if s.pushed.load(Ordering::SeqCst) && s.count.fetch_add(1, Ordering::SeqCst) >= CAP {
+            s.capped.store(true, Ordering::SeqCst);
             return;
         }
         let p = pool.clone();
-        pool.spawn(move || respawn(p, stop, count, capped)).unwrap();
+        pool.spawn(move || respawn(p, s)).unwrap();
     }
 
     for workers in [1, 2] {
         let pool = PoolGuard::new(workers);
-        let outside_ran = Arc::new(AtomicBool::new(false));
+        let streams = Streams::default();
         let ran_before_cap = Arc::new(AtomicBool::new(false));
-        let capped = Arc::new(AtomicBool::new(false));
-        let respawns = Arc::new(AtomicUsize::new(0));
         let busy = Arc::new(AtomicUsize::new(0));
         let barrier = Arc::new(common::TimedBarrier::new(workers));
         for _ in 0..workers {
-            let (p, stop, count, capped, barrier, busy) = (
-                pool.0.clone(),
-                Arc::clone(&outside_ran),
-                Arc::clone(&respawns),
-                Arc::clone(&capped),
-                Arc::clone(&barrier),
-                Arc::clone(&busy),
-            );
+            let (p, s, barrier, busy) =
+                (pool.0.clone(), streams.clone(), Arc::clone(&barrier), Arc::clone(&busy));
             pool.spawn(move || {
                 // Every worker has a stream before the outside job arrives.
                 barrier.arrive_and_wait();
                 busy.fetch_add(1, Ordering::SeqCst);
-                respawn(p, stop, count, capped);
+                respawn(p, s);
             })
             .unwrap();
         }
         wait_for("the streams to start", || busy.load(Ordering::SeqCst) == workers);
-        let (o, before, c) = (Arc::clone(&outside_ran), Arc::clone(&ran_before_cap), Arc::clone(&capped));
+        let (s, before) = (streams.clone(), Arc::clone(&ran_before_cap));
         pool.spawn(move || {
-            before.store(!c.load(Ordering::SeqCst), Ordering::SeqCst);
-            o.store(true, Ordering::SeqCst);
+            before.store(!s.capped.load(Ordering::SeqCst), Ordering::SeqCst);
+            s.stop.store(true, Ordering::SeqCst);
         })
         .unwrap();
-        wait_for("the outside job", || outside_ran.load(Ordering::SeqCst));
+        streams.pushed.store(true, Ordering::SeqCst);
+        wait_for("the outside job", || streams.stop.load(Ordering::SeqCst));
         assert!(
             ran_before_cap.load(Ordering::SeqCst),
             "{workers} worker(s): the outside job waited for {CAP} local jobs to run first"

@@ -108,39 +108,48 @@ fn stampede() {
 fn no_starvation() {
     const CAP: usize = common::size(50_000, 500);
 
-    fn respawn(g: TaskGraph, stop: Arc<AtomicBool>, count: Arc<AtomicUsize>, capped: Arc<AtomicBool>) {
-        if stop.load(Ordering::SeqCst) {
+    #[derive(Clone, Default)]
+    struct Stream {
+        /// The outside node ran: stop.
+        stop: Arc<AtomicBool>,
+        /// The outside node is queued: count from now on.
+        pushed: Arc<AtomicBool>,
+        count: Arc<AtomicUsize>,
+        /// `CAP` nodes ran after the push: the outside node was starved.
+        capped: Arc<AtomicBool>,
+    }
+
+    fn respawn(g: TaskGraph, s: Stream) {
+        if s.stop.load(Ordering::SeqCst) {
             return;
         }
-        if count.fetch_add(1, Ordering::SeqCst) >= CAP {
-            capped.store(true, Ordering::SeqCst);
+        if s.pushed.load(Ordering::SeqCst) && s.count.fetch_add(1, Ordering::SeqCst) >= CAP {
+            s.capped.store(true, Ordering::SeqCst);
             return;
         }
         let _ = g.spawn("stream", move || {
-            respawn(g, stop, count, capped);
+            respawn(g, s);
             Ok(())
         });
     }
 
     let g = GraphGuard::new(1);
-    let outside_ran = Arc::new(AtomicBool::new(false));
-    let capped = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicUsize::new(0));
+    let stream = Stream::default();
     let started = Arc::new(AtomicBool::new(false));
-    let (g2, stop, c, cap, s) =
-        (g.0, Arc::clone(&outside_ran), Arc::clone(&count), Arc::clone(&capped), Arc::clone(&started));
+    let (g2, s, started2) = (g.0, stream.clone(), Arc::clone(&started));
     let _stream = g.spawn("stream", move || {
-        s.store(true, Ordering::SeqCst);
-        respawn(g2, stop, c, cap);
+        started2.store(true, Ordering::SeqCst);
+        respawn(g2, s);
         Ok(())
     });
     wait_for("the stream", || started.load(Ordering::SeqCst));
-    let (o, cap) = (Arc::clone(&outside_ran), Arc::clone(&capped));
+    let s = stream.clone();
     let outside = g.spawn("outside", move || {
-        let before_cap = !cap.load(Ordering::SeqCst);
-        o.store(true, Ordering::SeqCst);
+        let before_cap = !s.capped.load(Ordering::SeqCst);
+        s.stop.store(true, Ordering::SeqCst);
         Ok(before_cap)
     });
+    stream.pushed.store(true, Ordering::SeqCst);
     assert!(value(&outside), "the outside node waited for {CAP} nodes spawned inside");
 }
 

@@ -53,8 +53,8 @@ pub fn get<T: Send + Sync + 'static>(future: &Future<T>) -> Result<&T, Option<&T
 }
 
 /// Waits for `future` with a timeout; true if it succeeded.
-pub fn finished<T: Send + Sync + 'static>(future: &Future<T>) -> bool {
-    matches!(get(future), Ok(_))
+pub fn succeeded<T: Send + Sync + 'static>(future: &Future<T>) -> bool {
+    get(future).is_ok()
 }
 
 /// Waits for `future` with a timeout and returns its outcome.
