@@ -35,7 +35,11 @@ struct Counts {
 
 impl Counts {
     fn new() -> Counts {
-        Counts { runs: Arc::default(), cancels: Arc::default(), drops: DropCounter::new() }
+        Counts {
+            runs: Arc::default(),
+            cancels: Arc::default(),
+            drops: DropCounter::new(),
+        }
     }
 
     fn job(&self) -> Arc<Tracked> {
@@ -47,7 +51,11 @@ impl Counts {
     }
 
     fn get(&self) -> (usize, usize, usize) {
-        (self.runs.load(Ordering::SeqCst), self.cancels.load(Ordering::SeqCst), self.drops.dropped())
+        (
+            self.runs.load(Ordering::SeqCst),
+            self.cancels.load(Ordering::SeqCst),
+            self.drops.dropped(),
+        )
     }
 }
 
@@ -137,7 +145,11 @@ fn cancelled_jobs_and_closures_are_dropped_once() {
     let (runs, cancels, drops) = counts.get();
     assert_eq!(runs + cancels, N, "each job ends exactly once");
     assert_eq!(drops, N, "each job is dropped exactly once");
-    assert_eq!(closure_drops.dropped(), N, "each closure is dropped exactly once");
+    assert_eq!(
+        closure_drops.dropped(),
+        N,
+        "each closure is dropped exactly once"
+    );
     assert!(closure_runs.load(Ordering::SeqCst) <= N);
 }
 
@@ -151,7 +163,11 @@ fn jobs_handed_back_are_dropped_by_their_owner() {
     .unwrap();
     let counts = Counts::new();
     let back = pool.push(counts.job()).expect_err("handed back");
-    assert_eq!(counts.get(), (0, 0, 0), "neither run, cancelled nor dropped by the pool");
+    assert_eq!(
+        counts.get(),
+        (0, 0, 0),
+        "neither run, cancelled nor dropped by the pool"
+    );
     drop(back);
     assert_eq!(counts.get(), (0, 0, 1));
 
@@ -190,15 +206,22 @@ fn tail_jobs_are_dropped_once() {
     impl Job for Chain {
         fn run(self: Arc<Self>) -> Option<JobRef> {
             (self.left > 0).then(|| {
-                Arc::new(Chain { left: self.left - 1, _token: self.drops.token(), drops: self.drops.clone() })
-                    as JobRef
+                Arc::new(Chain {
+                    left: self.left - 1,
+                    _token: self.drops.token(),
+                    drops: self.drops.clone(),
+                }) as JobRef
             })
         }
     }
     const LEN: usize = common::size(1_000, 20);
     let pool = PoolGuard::new(2);
     let drops = DropCounter::new();
-    let head = Arc::new(Chain { left: LEN - 1, _token: drops.token(), drops: drops.clone() });
+    let head = Arc::new(Chain {
+        left: LEN - 1,
+        _token: drops.token(),
+        drops: drops.clone(),
+    });
     assert!(pool.push(head).is_ok());
     wait_for("the chain", || drops.dropped() == LEN);
     drop(pool);

@@ -1,14 +1,18 @@
 //! The global pool started twice: same size returns the same pool, a
 //! different size fails naming both. (Own binary: process-global state.)
 
-use hpyx_engine::{global_pool, init_global, is_global_running, shutdown_global, Config, ShutdownPolicy};
+use hpyx_engine::{
+    global_pool, init_global, is_global_running, shutdown_global, Config, ShutdownPolicy,
+};
 
 #[test]
 fn double_init() {
     assert!(!is_global_running());
     assert!(global_pool().unwrap_err().is_not_started());
     // A rejected config leaves the global pool unstarted.
-    assert!(init_global(Config::new().num_workers(0)).unwrap_err().is_invalid_config());
+    assert!(init_global(Config::new().num_workers(0))
+        .unwrap_err()
+        .is_invalid_config());
     assert!(!is_global_running());
     // Racing first starts all get the one pool.
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
@@ -33,13 +37,20 @@ fn double_init() {
     let err = init_global(Config::new().num_workers(3)).unwrap_err();
     assert!(err.is_already_started(), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains('2') && msg.contains('3'), "the error names both sizes: {msg}");
-    assert!(global_pool().unwrap().ptr_eq(&first), "the failed init changed nothing");
+    assert!(
+        msg.contains('2') && msg.contains('3'),
+        "the error names both sizes: {msg}"
+    );
+    assert!(
+        global_pool().unwrap().ptr_eq(&first),
+        "the failed init changed nothing"
+    );
     assert_eq!(global_pool().unwrap().num_workers(), 2);
 
     let (tx, rx) = std::sync::mpsc::channel();
     first.spawn(move || tx.send(()).unwrap()).unwrap();
-    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the global pool runs jobs");
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the global pool runs jobs");
     shutdown_global(ShutdownPolicy::Drain).unwrap();
     assert!(!is_global_running());
 }

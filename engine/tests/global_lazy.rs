@@ -1,10 +1,14 @@
 //! The global pool starts no thread before first use. (Own binary:
 //! process-global state and a count of this process's threads.)
 
-use hpyx_engine::{global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy};
+use hpyx_engine::{
+    global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy,
+};
 
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count()
 }
 
 #[test]
@@ -19,7 +23,9 @@ fn global_lazy() {
     assert!(global_pool().unwrap_err().is_not_started());
     assert_eq!(threads(), before, "a thread started before first use");
     // A rejected config starts nothing and leaves the pool startable.
-    assert!(global_pool_or_init(|| Config::new().max_help_depth(0)).unwrap_err().is_invalid_config());
+    assert!(global_pool_or_init(|| Config::new().max_help_depth(0))
+        .unwrap_err()
+        .is_invalid_config());
     assert!(global_pool().unwrap_err().is_not_started());
     assert_eq!(threads(), before);
 

@@ -28,14 +28,17 @@ fn panics_are_caught_and_every_worker_lives_on() {
         })
         .unwrap();
     }
-    wait_for("every panicking job", || attempted.load(Ordering::SeqCst) == PANICS);
+    wait_for("every panicking job", || {
+        attempted.load(Ordering::SeqCst) == PANICS
+    });
     // All workers are still there: WORKERS jobs can meet at once.
     for _ in 0..3 {
         let barrier = Arc::new(TimedBarrier::new(WORKERS));
         let (tx, rx) = mpsc::channel();
         for _ in 0..WORKERS {
             let (barrier, tx) = (Arc::clone(&barrier), tx.clone());
-            pool.spawn(move || tx.send(barrier.arrive_and_wait()).unwrap()).unwrap();
+            pool.spawn(move || tx.send(barrier.arrive_and_wait()).unwrap())
+                .unwrap();
         }
         for _ in 0..WORKERS {
             assert!(recv(&rx, "a barrier job"), "a worker died after a panic");
@@ -49,7 +52,8 @@ fn the_next_job_runs_on_the_same_worker() {
     let pool = PoolGuard::new(1);
     let (tx, rx) = mpsc::channel();
     pool.spawn(|| panic!("first (expected panic)")).unwrap();
-    pool.spawn(move || tx.send(hpyx_engine::current_worker_index()).unwrap()).unwrap();
+    pool.spawn(move || tx.send(hpyx_engine::current_worker_index()).unwrap())
+        .unwrap();
     assert_eq!(recv(&rx, "the job after the panic"), Some(0));
 }
 
@@ -84,6 +88,7 @@ fn panic_message_reads_common_payloads() {
     let s: Box<dyn std::any::Any + Send> = Box::new(42u8);
     assert_eq!(panic_message(&*s), "<non-string panic payload>");
     common::silence_expected_panics();
-    let payload = std::panic::catch_unwind(|| panic!("formatted {} (expected panic)", 7)).unwrap_err();
+    let payload =
+        std::panic::catch_unwind(|| panic!("formatted {} (expected panic)", 7)).unwrap_err();
     assert_eq!(panic_message(&*payload), "formatted 7 (expected panic)");
 }

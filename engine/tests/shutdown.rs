@@ -68,7 +68,10 @@ fn drain_runs_everything_queued_and_spawned() {
     }
     let p = pool.clone();
     within_timeout("shutdown", move || p.shutdown(ShutdownPolicy::Drain)).unwrap();
-    assert_eq!(count.load(Ordering::SeqCst), ROOTS * ((1 << (DEPTH + 1)) - 1));
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        ROOTS * ((1 << (DEPTH + 1)) - 1)
+    );
 }
 
 #[test]
@@ -78,7 +81,10 @@ fn drain_with_a_blocked_worker_runs_the_backlog() {
     let runs = Arc::new(AtomicUsize::new(0));
     let cancels = Arc::new(AtomicUsize::new(0));
     for _ in 0..1000 {
-        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&runs),
+            cancels: Arc::clone(&cancels),
+        });
         assert!(pool.push(job).is_ok());
     }
     let p = pool.clone();
@@ -87,7 +93,10 @@ fn drain_with_a_blocked_worker_runs_the_backlog() {
     wait_for("the gate to close", || pool.is_shut_down());
     release.store(true, Ordering::SeqCst);
     recv(&rx, "shutdown").unwrap();
-    assert_eq!((runs.load(Ordering::SeqCst), cancels.load(Ordering::SeqCst)), (1000, 0));
+    assert_eq!(
+        (runs.load(Ordering::SeqCst), cancels.load(Ordering::SeqCst)),
+        (1000, 0)
+    );
 }
 
 /// A job pushed from outside just before `shutdown(Drain)` runs: an idle
@@ -104,13 +113,22 @@ fn drain_right_after_a_push_runs_the_job() {
         }
         let runs = Arc::new(AtomicUsize::new(0));
         let cancels = Arc::new(AtomicUsize::new(0));
-        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&runs),
+            cancels: Arc::clone(&cancels),
+        });
         assert!(pool.push(job).is_ok());
         pool.shutdown(ShutdownPolicy::Drain).unwrap();
-        assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+            1
+        );
         lost += cancels.load(Ordering::SeqCst);
     }
-    assert_eq!(lost, 0, "Drain cancelled {lost} of {ROUNDS} jobs pushed before it");
+    assert_eq!(
+        lost, 0,
+        "Drain cancelled {lost} of {ROUNDS} jobs pushed before it"
+    );
 }
 
 #[test]
@@ -123,7 +141,10 @@ fn cancel_cancels_the_backlog_and_counts_add_up() {
         let cancels = Arc::new(AtomicUsize::new(0));
         let mut pushed = 0;
         for _ in 0..JOBS {
-            let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+            let job = Arc::new(CountingJob {
+                runs: Arc::clone(&runs),
+                cancels: Arc::clone(&cancels),
+            });
             if pool.push(job).is_ok() {
                 pushed += 1;
             }
@@ -131,7 +152,10 @@ fn cancel_cancels_the_backlog_and_counts_add_up() {
         let p = pool.clone();
         within_timeout("shutdown", move || p.shutdown(ShutdownPolicy::Cancel)).unwrap();
         assert_eq!(pushed, JOBS);
-        assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), pushed);
+        assert_eq!(
+            runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+            pushed
+        );
     }
 }
 
@@ -153,7 +177,10 @@ fn cancel_with_a_blocked_worker_cancels_jobs_spawned_inside() {
     );
     pool.spawn(move || {
         for _ in 0..100 {
-            let job = Arc::new(CountingJob { runs: Arc::clone(&r), cancels: Arc::clone(&c) });
+            let job = Arc::new(CountingJob {
+                runs: Arc::clone(&r),
+                cancels: Arc::clone(&c),
+            });
             assert!(p.push(job).is_ok());
         }
         q.store(true, Ordering::SeqCst);
@@ -169,7 +196,10 @@ fn cancel_with_a_blocked_worker_cancels_jobs_spawned_inside() {
     wait_for("the gate to close", || pool.is_shut_down());
     release.store(true, Ordering::SeqCst);
     recv(&rx, "shutdown").unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 100);
+    assert_eq!(
+        runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+        100
+    );
 }
 
 #[test]
@@ -183,11 +213,18 @@ fn pushes_racing_shutdown_are_run_cancelled_or_handed_back() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let pushers: Vec<_> = (0..PUSHERS)
             .map(|_| {
-                let (p, r, c, h) =
-                    (pool.clone(), Arc::clone(&runs), Arc::clone(&cancels), Arc::clone(&handed_back));
+                let (p, r, c, h) = (
+                    pool.clone(),
+                    Arc::clone(&runs),
+                    Arc::clone(&cancels),
+                    Arc::clone(&handed_back),
+                );
                 std::thread::spawn(move || {
                     for _ in 0..JOBS {
-                        let job = Arc::new(CountingJob { runs: Arc::clone(&r), cancels: Arc::clone(&c) });
+                        let job = Arc::new(CountingJob {
+                            runs: Arc::clone(&r),
+                            cancels: Arc::clone(&c),
+                        });
                         if p.push(job).is_err() {
                             h.fetch_add(1, Ordering::SeqCst);
                         }
@@ -206,7 +243,11 @@ fn pushes_racing_shutdown_are_run_cancelled_or_handed_back() {
             cancels.load(Ordering::SeqCst),
             handed_back.load(Ordering::SeqCst),
         );
-        assert_eq!(r + c + h, PUSHERS * JOBS, "{policy:?}: run {r} + cancelled {c} + handed back {h}");
+        assert_eq!(
+            r + c + h,
+            PUSHERS * JOBS,
+            "{policy:?}: run {r} + cancelled {c} + handed back {h}"
+        );
         if policy == ShutdownPolicy::Drain {
             assert_eq!(c, 0, "Drain cancelled accepted jobs");
         }
@@ -221,7 +262,11 @@ fn concurrent_shutdowns_both_wait_for_the_workers() {
     let done = Arc::new(AtomicBool::new(false));
     let release = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));
-    let (d, r, s) = (Arc::clone(&done), Arc::clone(&release), Arc::clone(&started));
+    let (d, r, s) = (
+        Arc::clone(&done),
+        Arc::clone(&release),
+        Arc::clone(&started),
+    );
     pool.spawn(move || {
         s.store(true, Ordering::SeqCst);
         try_wait_for(|| r.load(Ordering::SeqCst));
@@ -244,7 +289,11 @@ fn concurrent_shutdowns_both_wait_for_the_workers() {
     std::thread::sleep(Duration::from_millis(100));
     release.store(true, Ordering::SeqCst);
     for rx in results {
-        assert_eq!(recv(&rx, "a shutdown"), (true, true), "a shutdown returned before the workers finished");
+        assert_eq!(
+            recv(&rx, "a shutdown"),
+            (true, true),
+            "a shutdown returned before the workers finished"
+        );
     }
 }
 
@@ -256,7 +305,10 @@ fn cancel_after_drain_began_is_not_weakened() {
     let runs = Arc::new(AtomicUsize::new(0));
     let cancels = Arc::new(AtomicUsize::new(0));
     for _ in 0..500 {
-        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&runs),
+            cancels: Arc::clone(&cancels),
+        });
         assert!(pool.push(job).is_ok());
     }
     let (p1, p2) = (pool.clone(), pool.clone());
@@ -265,10 +317,15 @@ fn cancel_after_drain_began_is_not_weakened() {
     let second = std::thread::spawn(move || p2.shutdown(ShutdownPolicy::Cancel));
     std::thread::sleep(Duration::from_millis(20));
     release.store(true, Ordering::SeqCst);
-    within_timeout("shutdowns", move || (first.join().unwrap(), second.join().unwrap()))
-        .0
-        .unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 500);
+    within_timeout("shutdowns", move || {
+        (first.join().unwrap(), second.join().unwrap())
+    })
+    .0
+    .unwrap();
+    assert_eq!(
+        runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+        500
+    );
 }
 
 /// A job whose `cancel` panics: the panic is caught like a panic in `run`,
@@ -293,7 +350,10 @@ fn a_panicking_cancel_does_not_escape_shutdown() {
         if i % 5 == 0 {
             assert!(pool.push(Arc::new(PanicOnCancel)).is_ok());
         }
-        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&runs),
+            cancels: Arc::clone(&cancels),
+        });
         assert!(pool.push(job).is_ok());
     }
     let p = pool.clone();
@@ -303,7 +363,10 @@ fn a_panicking_cancel_does_not_escape_shutdown() {
     std::thread::sleep(Duration::from_millis(10));
     release.store(true, Ordering::SeqCst);
     assert!(recv(&rx, "shutdown (it must not panic)"));
-    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 20);
+    assert_eq!(
+        runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+        20
+    );
 }
 
 /// A job pushed from a worker's exit hook (after its last job) is not
@@ -315,7 +378,10 @@ fn a_push_from_an_exit_hook_is_not_lost() {
     let slot: Arc<std::sync::OnceLock<ThreadPool>> = Arc::new(std::sync::OnceLock::new());
     let (r, c, s) = (Arc::clone(&runs), Arc::clone(&cancels), Arc::clone(&slot));
     let pool = ThreadPool::new(Config::new().num_workers(2).on_worker_exit(move |_| {
-        let job = Arc::new(CountingJob { runs: Arc::clone(&r), cancels: Arc::clone(&c) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&r),
+            cancels: Arc::clone(&c),
+        });
         if let Err(job) = s.get().unwrap().push(job) {
             job.cancel();
         }
@@ -324,14 +390,21 @@ fn a_push_from_an_exit_hook_is_not_lost() {
     slot.set(pool.clone()).unwrap();
     let p = pool.clone();
     within_timeout("shutdown", move || p.shutdown(ShutdownPolicy::Drain)).unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst), 2, "each exit hook's job ends once");
+    assert_eq!(
+        runs.load(Ordering::SeqCst) + cancels.load(Ordering::SeqCst),
+        2,
+        "each exit hook's job ends once"
+    );
 }
 
 #[test]
 fn a_failed_thread_spawn_is_reported() {
     // No machine gives a thread a 256 TiB stack.
     let err = ThreadPool::new(Config::new().num_workers(2).stack_size(1usize << 48)).unwrap_err();
-    assert!(err.to_string().contains("could not start a worker thread"), "{err}");
+    assert!(
+        err.to_string().contains("could not start a worker thread"),
+        "{err}"
+    );
     assert!(std::error::Error::source(&err).is_some());
     assert!(!err.is_shut_down() && !err.is_invalid_config() && !err.is_forked());
 }

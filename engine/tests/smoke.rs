@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{deadline, recv, try_wait_for, wait_for, PoolGuard, TimedBarrier, TIMEOUT};
 use hpyx_engine::{
-    current_worker_index, wait_until, Config, FnJob, Job, JobRef, Latch, ShutdownPolicy, ThreadPool,
-    WaitError, HOOK_INTERVAL,
+    current_worker_index, wait_until, Config, FnJob, Job, JobRef, Latch, ShutdownPolicy,
+    ThreadPool, WaitError, HOOK_INTERVAL,
 };
 
 fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
@@ -19,7 +19,11 @@ fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
 
 fn assert_each_ran_once(runs: &[AtomicUsize]) {
     for (i, r) in runs.iter().enumerate() {
-        assert_eq!(r.load(Ordering::SeqCst), 1, "job {i} ran a wrong number of times");
+        assert_eq!(
+            r.load(Ordering::SeqCst),
+            1,
+            "job {i} ran a wrong number of times"
+        );
     }
 }
 
@@ -27,7 +31,8 @@ fn assert_each_ran_once(runs: &[AtomicUsize]) {
 fn smoke() {
     let pool = PoolGuard::new(2);
     let (tx, rx) = mpsc::channel();
-    pool.spawn(move || tx.send(current_worker_index()).unwrap()).unwrap();
+    pool.spawn(move || tx.send(current_worker_index()).unwrap())
+        .unwrap();
     let index = recv(&rx, "the job");
     assert!(matches!(index, Some(0 | 1)), "ran on {index:?}");
     assert_eq!(pool.num_workers(), 2);
@@ -90,12 +95,22 @@ fn worker_indices_are_zero_based_and_none_outside() {
     let barrier = Arc::new(TimedBarrier::new(3));
     let (tx, rx) = mpsc::channel();
     for _ in 0..3 {
-        let (barrier, tx, p, o) = (Arc::clone(&barrier), tx.clone(), pool.0.clone(), other.0.clone());
+        let (barrier, tx, p, o) = (
+            Arc::clone(&barrier),
+            tx.clone(),
+            pool.0.clone(),
+            other.0.clone(),
+        );
         pool.spawn(move || {
             // Three jobs meet at once: they are on three distinct workers.
             let met = barrier.arrive_and_wait();
-            tx.send((met, current_worker_index(), p.current_worker_index(), o.current_worker_index()))
-                .unwrap();
+            tx.send((
+                met,
+                current_worker_index(),
+                p.current_worker_index(),
+                o.current_worker_index(),
+            ))
+            .unwrap();
         })
         .unwrap();
     }
@@ -120,7 +135,9 @@ fn thread_names_and_worker_hooks() {
             .num_workers(2)
             .thread_name("smoke")
             .on_worker_start(move |i| {
-                s.lock().unwrap().push((i, std::thread::current().name().map(str::to_owned)))
+                s.lock()
+                    .unwrap()
+                    .push((i, std::thread::current().name().map(str::to_owned)))
             })
             .on_worker_exit(move |i| e.lock().unwrap().push(i)),
     )
@@ -130,13 +147,20 @@ fn thread_names_and_worker_hooks() {
     s.sort();
     assert_eq!(
         s,
-        vec![(0, Some("smoke-0".to_owned())), (1, Some("smoke-1".to_owned()))]
+        vec![
+            (0, Some("smoke-0".to_owned())),
+            (1, Some("smoke-1".to_owned()))
+        ]
     );
     assert!(exited.lock().unwrap().is_empty());
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
     let mut e = exited.lock().unwrap().clone();
     e.sort();
-    assert_eq!(e, vec![0, 1], "each exit hook runs once, before shutdown returns");
+    assert_eq!(
+        e,
+        vec![0, 1],
+        "each exit hook runs once, before shutdown returns"
+    );
 }
 
 #[test]
@@ -168,10 +192,12 @@ fn a_blocked_workers_jobs_are_stolen() {
             let child_ran_on = Arc::new(AtomicUsize::new(usize::MAX));
             let c = Arc::clone(&child_ran_on);
             // Onto this worker's own deque...
-            p.spawn(move || c.store(current_worker_index().unwrap(), Ordering::SeqCst)).unwrap();
+            p.spawn(move || c.store(current_worker_index().unwrap(), Ordering::SeqCst))
+                .unwrap();
             // ...and block without helping: only the other worker can run it.
             let stolen = try_wait_for(|| child_ran_on.load(Ordering::SeqCst) != usize::MAX);
-            tx.send((me, stolen, child_ran_on.load(Ordering::SeqCst))).unwrap();
+            tx.send((me, stolen, child_ran_on.load(Ordering::SeqCst)))
+                .unwrap();
         })
         .unwrap();
         let (me, stolen, other) = recv(&rx, "the parent job");
@@ -190,7 +216,9 @@ fn push_returns_job_after_shutdown() {
     let job = FnJob::new(move || {
         r.fetch_add(1, Ordering::SeqCst);
     });
-    let back = pool.push(Arc::clone(&job)).expect_err("a shut-down pool hands the job back");
+    let back = pool
+        .push(Arc::clone(&job))
+        .expect_err("a shut-down pool hands the job back");
     assert!(Arc::ptr_eq(&back, &job));
     let r = Arc::clone(&ran);
     let err = pool.spawn(move || {
@@ -207,8 +235,11 @@ fn shutdown_from_a_worker_fails() {
     let pool = PoolGuard::new(1);
     let (tx, rx) = mpsc::channel();
     let p = pool.0.clone();
-    pool.spawn(move || tx.send(p.shutdown(ShutdownPolicy::Drain).map_err(|e| e.to_string())).unwrap())
-        .unwrap();
+    pool.spawn(move || {
+        tx.send(p.shutdown(ShutdownPolicy::Drain).map_err(|e| e.to_string()))
+            .unwrap()
+    })
+    .unwrap();
     let err = recv(&rx, "the job").unwrap_err();
     assert!(err.contains("own workers"), "{err}");
     assert!(!pool.is_shut_down());
@@ -262,7 +293,9 @@ fn latch_set_from_another_thread_wakes_a_parked_waiter() {
 fn wait_times_out_on_a_plain_thread() {
     let latch = Latch::new();
     let start = Instant::now();
-    let result = wait_until::<()>(&latch, Some(start + Duration::from_millis(50)), &mut || Ok(()));
+    let result = wait_until::<()>(&latch, Some(start + Duration::from_millis(50)), &mut || {
+        Ok(())
+    });
     assert!(matches!(result, Err(WaitError::Timeout)), "{result:?}");
     assert!(start.elapsed() >= Duration::from_millis(50));
     assert!(!latch.probe());
@@ -274,11 +307,18 @@ fn wait_times_out_on_a_worker() {
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || {
         let latch = Latch::new();
-        let r = wait_until::<()>(&latch, Some(Instant::now() + Duration::from_millis(50)), &mut || Ok(()));
+        let r = wait_until::<()>(
+            &latch,
+            Some(Instant::now() + Duration::from_millis(50)),
+            &mut || Ok(()),
+        );
         tx.send(matches!(r, Err(WaitError::Timeout))).unwrap();
     })
     .unwrap();
-    assert!(recv(&rx, "the waiting job"), "a worker's wait did not time out");
+    assert!(
+        recv(&rx, "the waiting job"),
+        "a worker's wait did not time out"
+    );
 }
 
 #[test]
@@ -294,11 +334,17 @@ fn hook_is_called_periodically_and_its_error_interrupts() {
             Ok(())
         }
     });
-    assert!(matches!(result, Err(WaitError::Interrupted("signal"))), "{result:?}");
+    assert!(
+        matches!(result, Err(WaitError::Interrupted("signal"))),
+        "{result:?}"
+    );
     assert_eq!(calls, 3);
     // Three intervals passed before the third call (a lower bound only).
     assert!(start.elapsed() >= HOOK_INTERVAL * 3);
-    assert_eq!(result.unwrap_err().to_string(), "the wait was interrupted: signal");
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "the wait was interrupted: signal"
+    );
 }
 
 #[test]
@@ -316,7 +362,8 @@ fn hook_interrupts_a_worker_wait() {
                 Ok(())
             }
         });
-        tx.send((matches!(r, Err(WaitError::Interrupted(2))), calls)).unwrap();
+        tx.send((matches!(r, Err(WaitError::Interrupted(2))), calls))
+            .unwrap();
     })
     .unwrap();
     assert_eq!(recv(&rx, "the waiting job"), (true, 2));
@@ -364,7 +411,11 @@ fn nested_waits_fail_too_deep_at_max_help_depth() {
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || {
         let latch = Latch::new();
-        let r = wait_until::<()>(&latch, Some(Instant::now() + Duration::from_millis(5)), &mut || Ok(()));
+        let r = wait_until::<()>(
+            &latch,
+            Some(Instant::now() + Duration::from_millis(5)),
+            &mut || Ok(()),
+        );
         tx.send(matches!(r, Err(WaitError::Timeout))).unwrap();
     })
     .unwrap();
@@ -388,7 +439,8 @@ fn a_worker_wait_helps_with_its_own_jobs() {
         })
         .unwrap();
         let waited = wait_until::<()>(&latch, Some(deadline()), &mut || Ok(()));
-        tx.send((waited.is_ok(), ran_on.load(Ordering::SeqCst))).unwrap();
+        tx.send((waited.is_ok(), ran_on.load(Ordering::SeqCst)))
+            .unwrap();
     })
     .unwrap();
     assert_eq!(recv(&rx, "the waiting job"), (true, 0));
@@ -419,16 +471,31 @@ fn tail_jobs_run_next_on_the_same_worker() {
     }
     impl Job for Chain {
         fn run(self: Arc<Self>) -> Option<JobRef> {
-            self.on.lock().unwrap().push(current_worker_index().unwrap());
-            (self.left > 0).then(|| Arc::new(Chain { left: self.left - 1, on: Arc::clone(&self.on) }) as JobRef)
+            self.on
+                .lock()
+                .unwrap()
+                .push(current_worker_index().unwrap());
+            (self.left > 0).then(|| {
+                Arc::new(Chain {
+                    left: self.left - 1,
+                    on: Arc::clone(&self.on),
+                }) as JobRef
+            })
         }
     }
     let pool = PoolGuard::new(2);
     let on = Arc::new(Mutex::new(Vec::new()));
-    pool.push(Arc::new(Chain { left: 99, on: Arc::clone(&on) })).unwrap_or_else(|_| panic!("pushed"));
+    pool.push(Arc::new(Chain {
+        left: 99,
+        on: Arc::clone(&on),
+    }))
+    .unwrap_or_else(|_| panic!("pushed"));
     wait_for("the chain", || on.lock().unwrap().len() == 100);
     let on = on.lock().unwrap();
-    assert!(on.iter().all(|&w| w == on[0]), "a tail job moved to another worker: {on:?}");
+    assert!(
+        on.iter().all(|&w| w == on[0]),
+        "a tail job moved to another worker: {on:?}"
+    );
 }
 
 #[test]
@@ -437,12 +504,18 @@ fn custom_jobs_run_exactly_once() {
     let runs = Arc::new(AtomicUsize::new(0));
     let cancels = Arc::new(AtomicUsize::new(0));
     for _ in 0..100 {
-        let job = Arc::new(CountingJob { runs: Arc::clone(&runs), cancels: Arc::clone(&cancels) });
+        let job = Arc::new(CountingJob {
+            runs: Arc::clone(&runs),
+            cancels: Arc::clone(&cancels),
+        });
         assert!(pool.push(job).is_ok());
     }
     wait_for("100 runs", || runs.load(Ordering::SeqCst) == 100);
     drop(pool);
-    assert_eq!((runs.load(Ordering::SeqCst), cancels.load(Ordering::SeqCst)), (100, 0));
+    assert_eq!(
+        (runs.load(Ordering::SeqCst), cancels.load(Ordering::SeqCst)),
+        (100, 0)
+    );
 }
 
 #[test]

@@ -83,7 +83,9 @@ fn stampede() {
     for p in pushers {
         p.join().unwrap();
     }
-    wait_for("every job", || runs.iter().all(|r| r.load(Ordering::SeqCst) >= 1));
+    wait_for("every job", || {
+        runs.iter().all(|r| r.load(Ordering::SeqCst) >= 1)
+    });
     drop(pool);
     for (i, r) in runs.iter().enumerate() {
         assert_eq!(r.load(Ordering::SeqCst), 1, "job {i}");
@@ -128,8 +130,12 @@ fn no_starvation() {
         let busy = Arc::new(AtomicUsize::new(0));
         let barrier = Arc::new(common::TimedBarrier::new(workers));
         for _ in 0..workers {
-            let (p, s, barrier, busy) =
-                (pool.0.clone(), streams.clone(), Arc::clone(&barrier), Arc::clone(&busy));
+            let (p, s, barrier, busy) = (
+                pool.0.clone(),
+                streams.clone(),
+                Arc::clone(&barrier),
+                Arc::clone(&busy),
+            );
             pool.spawn(move || {
                 // Every worker has a stream before the outside job arrives.
                 barrier.arrive_and_wait();
@@ -138,7 +144,9 @@ fn no_starvation() {
             })
             .unwrap();
         }
-        wait_for("the streams to start", || busy.load(Ordering::SeqCst) == workers);
+        wait_for("the streams to start", || {
+            busy.load(Ordering::SeqCst) == workers
+        });
         let (s, before) = (streams.clone(), Arc::clone(&ran_before_cap));
         pool.spawn(move || {
             before.store(!s.capped.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -189,10 +197,14 @@ fn local_push_wakes_a_sleeping_worker() {
             let ran = Arc::new(AtomicBool::new(false));
             let r = Arc::clone(&ran);
             p.spawn(move || r.store(true, Ordering::SeqCst)).unwrap();
-            tx.send(try_wait_for(|| ran.load(Ordering::SeqCst))).unwrap();
+            tx.send(try_wait_for(|| ran.load(Ordering::SeqCst)))
+                .unwrap();
         })
         .unwrap();
-        assert!(recv(&rx, "the parent"), "the child was not stolen by the sleeping worker");
+        assert!(
+            recv(&rx, "the parent"),
+            "the child was not stolen by the sleeping worker"
+        );
     }
 }
 

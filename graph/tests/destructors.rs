@@ -32,12 +32,20 @@ fn destructors() {
     for f in &futures {
         assert!(get(f).is_ok());
     }
-    assert_eq!(bodies.dropped(), N, "each function is dropped once it has run");
+    assert_eq!(
+        bodies.dropped(),
+        N,
+        "each function is dropped once it has run"
+    );
     assert_eq!(values.dropped(), 0, "values live while their futures do");
     drop(futures);
     // A worker may still hold a node for a moment after waking the waiter.
     wait_for("every value dropped", || values.dropped() >= N);
-    assert_eq!(values.dropped(), N, "each value is dropped once, with its last future");
+    assert_eq!(
+        values.dropped(),
+        N,
+        "each value is dropped once, with its last future"
+    );
 }
 
 #[test]
@@ -133,7 +141,8 @@ fn promise_values_are_dropped_once() {
     let g = GraphGuard::new(1);
     let drops = DropCounter::new();
     let (p, f) = g.promise::<Counted>("p");
-    p.set_value(Counted(drops.token())).unwrap_or_else(|_| panic!("set"));
+    p.set_value(Counted(drops.token()))
+        .unwrap_or_else(|_| panic!("set"));
     assert_eq!(drops.dropped(), 0);
     drop(f);
     assert_eq!(drops.dropped(), 1);
@@ -161,7 +170,9 @@ fn when_all_clones_and_drops_once() {
     let drops = DropCounter::new();
     #[derive(Clone)]
     struct Shared(#[allow(dead_code)] Arc<DropToken>);
-    let inputs: Vec<_> = (0..10).map(|_| g.ready("v", Shared(Arc::new(drops.token())))).collect();
+    let inputs: Vec<_> = (0..10)
+        .map(|_| g.ready("v", Shared(Arc::new(drops.token()))))
+        .collect();
     let all = g.when_all(&inputs);
     assert_eq!(value(&all).len(), 10);
     drop(inputs);
@@ -221,8 +232,15 @@ fn nodes_cancelled_by_shutdown_drop_their_functions_once() {
     for f in &queued {
         wait_node(&f.node());
     }
-    assert_eq!(bodies.dropped(), 50, "run or cancelled, each function is dropped once");
-    let succeeded = queued.iter().filter(|f| f.state() == NodeState::Succeeded).count();
+    assert_eq!(
+        bodies.dropped(),
+        50,
+        "run or cancelled, each function is dropped once"
+    );
+    let succeeded = queued
+        .iter()
+        .filter(|f| f.state() == NodeState::Succeeded)
+        .count();
     drop(queued);
     assert_eq!(values.dropped(), succeeded);
 }

@@ -63,7 +63,11 @@ fn the_first_unsuccessful_input_in_argument_order_wins() {
     let err_a = TaskError::msg("A", "first input");
     // b fails first in time, but a comes first in argument order.
     assert!(pb.set_error(err_b));
-    assert_eq!(dependent.state(), NodeState::Pending, "waits for every input");
+    assert_eq!(
+        dependent.state(),
+        NodeState::Pending,
+        "waits for every input"
+    );
     assert!(pa.set_error(err_a.clone()));
     assert!(get(&dependent).unwrap_err().unwrap().ptr_eq(&err_a));
 
@@ -187,7 +191,10 @@ fn cancel_races_completion() {
         })
         .collect();
     drop(tx);
-    let dependents: Vec<_> = futures.iter().map(|f| f.then("dependent", |i| Ok(*i))).collect();
+    let dependents: Vec<_> = futures
+        .iter()
+        .map(|f| f.then("dependent", |i| Ok(*i)))
+        .collect();
     let cancelled = canceller.join().unwrap();
     let mut won = 0;
     for (i, f) in futures.iter().enumerate() {
@@ -199,7 +206,11 @@ fn cancel_races_completion() {
                 assert!(matches!(get(&dependents[i]), Err(None)));
             }
             (false, 1) | (false, 0) => {
-                assert_eq!(value(f), &i, "node {i}: cancel lost but the node did not succeed");
+                assert_eq!(
+                    value(f),
+                    &i,
+                    "node {i}: cancel lost but the node did not succeed"
+                );
                 assert_eq!(value(&dependents[i]), &i);
             }
             (c, r) => panic!("node {i}: cancel returned {c} and it ran {r} times"),
@@ -245,10 +256,20 @@ fn shutdown_cancel_cancels_queued_nodes_and_their_dependents() {
     let ran = calls.get();
     for f in queued.iter().chain(&dependents) {
         let state = wait_node(&f.node());
-        assert!(matches!(state, NodeState::Succeeded | NodeState::Cancelled), "{state:?}");
+        assert!(
+            matches!(state, NodeState::Succeeded | NodeState::Cancelled),
+            "{state:?}"
+        );
     }
-    let succeeded = queued.iter().chain(&dependents).filter(|f| f.state() == NodeState::Succeeded).count();
-    assert_eq!(succeeded, ran, "every node that ran succeeded, the rest were cancelled");
+    let succeeded = queued
+        .iter()
+        .chain(&dependents)
+        .filter(|f| f.state() == NodeState::Succeeded)
+        .count();
+    assert_eq!(
+        succeeded, ran,
+        "every node that ran succeeded, the rest were cancelled"
+    );
     // A node spawned after shutdown ends cancelled at once, never runs.
     let c = calls.clone();
     let late = g.spawn("late", move || {

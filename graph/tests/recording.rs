@@ -22,7 +22,9 @@ fn recording_keeps_nodes_and_edges() {
     let d = g.dataflow("d", [b.node(), c.node()], |i| {
         Ok(i.value::<u32>(0).unwrap() + i.value::<u32>(1).unwrap())
     });
-    let failed = d.then("failed", |_| -> Result<u32, TaskError> { Err(TaskError::msg("KeyError", "missing")) });
+    let failed = d.then("failed", |_| -> Result<u32, TaskError> {
+        Err(TaskError::msg("KeyError", "missing"))
+    });
     assert_eq!(value(&d), &5);
     assert!(get(&failed).is_err());
     recording.stop();
@@ -37,14 +39,20 @@ fn recording_keeps_nodes_and_edges() {
     assert_eq!(s.len(), 5);
     let edges: HashSet<(NodeId, NodeId)> = s.edges().collect();
     let [a, b, c, d, f] = ids;
-    assert_eq!(edges, HashSet::from([(a, b), (a, c), (b, d), (c, d), (d, f)]));
+    assert_eq!(
+        edges,
+        HashSet::from([(a, b), (a, c), (b, d), (c, d), (d, f)])
+    );
     assert_eq!(s.graph().edge_count(), 5);
     for id in [a, b, c, d] {
         let info = s.node(id).unwrap();
         assert_eq!(info.state, NodeState::Succeeded);
         assert!(info.worker.is_some_and(|w| w < 2), "{info:?}");
-        let (created, started, finished) =
-            (info.created_ns.unwrap(), info.started_ns.unwrap(), info.finished_ns.unwrap());
+        let (created, started, finished) = (
+            info.created_ns.unwrap(),
+            info.started_ns.unwrap(),
+            info.finished_ns.unwrap(),
+        );
         assert!(created <= started && started <= finished, "{info:?}");
         assert!(info.error_type.is_none());
     }
@@ -74,7 +82,10 @@ fn overlapping_recordings_each_see_their_region() {
     assert_eq!(outer.len(), 3);
     assert_eq!(outer.snapshot().edges().count(), 2);
     drop(outer);
-    assert_eq!(inner.snapshot().node(b.id()).unwrap().state, NodeState::Succeeded);
+    assert_eq!(
+        inner.snapshot().node(b.id()).unwrap().state,
+        NodeState::Succeeded
+    );
 }
 
 #[test]
@@ -87,7 +98,10 @@ fn snapshot_of_a_pending_graph_follows_held_inputs() {
     assert_eq!(s.len(), 3);
     assert_eq!(s.edges().count(), 3);
     assert!(s.nodes().all(|n| n.state == NodeState::Pending));
-    assert!(s.nodes().all(|n| n.created_ns.is_none()), "not timed unless recording or timing");
+    assert!(
+        s.nodes().all(|n| n.created_ns.is_none()),
+        "not timed unless recording or timing"
+    );
     p.set_value(1).unwrap();
     assert!(get(&y).is_ok());
     // Without a recording, a node lets go of its inputs once it ran.
@@ -104,11 +118,20 @@ fn timing_without_recording() {
     assert!(get(&a).is_ok());
     g.set_timing(false);
     let info = g.snapshot_of([a.node()]).nodes().next().unwrap().clone();
-    assert!(info.created_ns.is_some() && info.finished_ns.is_some(), "{info:?}");
+    assert!(
+        info.created_ns.is_some() && info.finished_ns.is_some(),
+        "{info:?}"
+    );
     assert!(info.finished_ns.unwrap() <= g.now_ns());
     let b = g.spawn("b", || Ok(()));
     assert!(get(&b).is_ok());
-    assert!(g.snapshot_of([b.node()]).nodes().next().unwrap().created_ns.is_none());
+    assert!(g
+        .snapshot_of([b.node()])
+        .nodes()
+        .next()
+        .unwrap()
+        .created_ns
+        .is_none());
 }
 
 #[test]
@@ -131,7 +154,11 @@ fn recorded_100k_graph_snapshot() {
         assert!(s.nodes().all(|n| n.state == NodeState::Succeeded));
         // petgraph sees a single path: every node but the root has one input.
         let g = s.graph();
-        let roots = g.node_indices().filter(|&i| g.neighbors_directed(i, petgraph::Direction::Incoming).count() == 0);
+        let roots = g.node_indices().filter(|&i| {
+            g.neighbors_directed(i, petgraph::Direction::Incoming)
+                .count()
+                == 0
+        });
         assert_eq!(roots.count(), 1);
         drop(s);
         // Dropping the recording frees the whole chain without recursing.
@@ -158,9 +185,54 @@ fn snapshots_from_parts() {
     );
     assert_eq!(s.len(), 2);
     assert!(!s.is_empty());
-    assert_eq!(s.edges().collect::<Vec<_>>(), vec![(NodeId(1), NodeId(2))], "unknown ids are ignored");
+    assert_eq!(
+        s.edges().collect::<Vec<_>>(),
+        vec![(NodeId(1), NodeId(2))],
+        "unknown ids are ignored"
+    );
     assert_eq!(s.node(NodeId(2)).unwrap().name, "n2");
     assert!(GraphSnapshot::default().is_empty());
     assert_eq!(NodeState::Cancelled.to_string(), "cancelled");
     assert!(NodeState::Failed.is_finished() && !NodeState::Running.is_finished());
+}
+
+#[test]
+fn recorded_times_of_nodes_that_never_ran() {
+    let g = GraphGuard::new(1);
+    let recording = g.record();
+    let (_p, pending) = g.promise::<u8>("pending");
+    let cancelled = pending.then("cancelled", |x| Ok(*x));
+    assert!(cancelled.cancel());
+    let failed = g.failed::<u8>("failed", TaskError::msg("E", "m"));
+    let propagated = failed.then("propagated", |x| Ok(*x));
+    let ready = g.ready("ready", 1u8);
+    assert!(get(&propagated).is_err());
+    recording.stop();
+    let s = recording.snapshot();
+    let info = |id| s.node(id).unwrap().clone();
+
+    let c = info(cancelled.id());
+    assert_eq!(c.state, NodeState::Cancelled);
+    assert!(c.created_ns.is_some() && c.finished_ns.is_some(), "{c:?}");
+    assert!(
+        c.started_ns.is_none(),
+        "a cancelled node never started: {c:?}"
+    );
+    assert!(c.worker.is_none());
+
+    let p = info(propagated.id());
+    assert_eq!(p.state, NodeState::Failed);
+    assert_eq!(p.error_type.as_deref(), Some("E"));
+    assert!(p.finished_ns.is_some());
+    assert!(p.started_ns.unwrap() <= p.finished_ns.unwrap());
+
+    let r = info(ready.id());
+    assert_eq!(r.state, NodeState::Succeeded);
+    assert_eq!(
+        (r.created_ns, r.started_ns),
+        (r.finished_ns, r.finished_ns),
+        "{r:?}"
+    );
+    assert_eq!(info(pending.id()).state, NodeState::Pending);
+    assert!(info(pending.id()).finished_ns.is_none());
 }

@@ -6,7 +6,9 @@ mod common;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{deadline, get, on_small_stack, outcome, value, wait_for, wait_node, Calls, GraphGuard};
+use common::{
+    deadline, get, on_small_stack, outcome, value, wait_for, wait_node, Calls, GraphGuard,
+};
 use hpyx_engine::WaitError;
 use hpyx_graph::{NodeName, NodeState, Outcome, TaskError, TaskGraph};
 
@@ -122,14 +124,23 @@ fn fan_in_1m() {
     on_small_stack("the fan-in", move || {
         let (p, root) = g2.promise::<u64>("root");
         let inputs: Vec<_> = (0..1_000_000u64)
-            .map(|i| if i % 2 == 0 { g2.ready("r", i) } else { root.then("p", move |_| Ok(i)) })
+            .map(|i| {
+                if i % 2 == 0 {
+                    g2.ready("r", i)
+                } else {
+                    root.then("p", move |_| Ok(i))
+                }
+            })
             .collect();
         let all = g2.when_all(&inputs);
         assert_eq!(all.state(), NodeState::Pending);
         p.set_value(0).unwrap();
         let v = get(&all).unwrap();
         assert_eq!(v.len(), 1_000_000);
-        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u64), "values in input order");
+        assert!(
+            v.iter().enumerate().all(|(i, &x)| x == i as u64),
+            "values in input order"
+        );
         drop(inputs);
     });
 }
@@ -147,7 +158,10 @@ fn failure_chain_propagates() {
         let boom = TaskError::msg("ValueError", "boom");
         assert!(p.set_error(boom.clone()));
         let err = get(&f).unwrap_err().unwrap();
-        assert!(err.ptr_eq(&boom), "the very same error reaches the end of the chain");
+        assert!(
+            err.ptr_eq(&boom),
+            "the very same error reaches the end of the chain"
+        );
         assert_eq!(err.type_name(), "ValueError");
         assert_eq!(err.to_string(), "ValueError: boom");
         assert_eq!(f.state(), NodeState::Failed);
@@ -172,7 +186,10 @@ fn when_all_keeps_input_order() {
         assert_eq!(all.state(), NodeState::Pending);
         p.set_value(i * 10).unwrap();
     }
-    assert_eq!(get(&all).unwrap(), &(0..10).map(|i| i * 10).collect::<Vec<_>>());
+    assert_eq!(
+        get(&all).unwrap(),
+        &(0..10).map(|i| i * 10).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -230,12 +247,16 @@ fn promises_complete_fail_and_break() {
     let waiter = {
         let f = f.clone();
         std::thread::spawn(move || {
-            f.wait_until::<()>(Some(deadline()), &mut || Ok(())).is_ok() && f.state() == NodeState::Failed
+            f.wait_until::<()>(Some(deadline()), &mut || Ok(())).is_ok()
+                && f.state() == NodeState::Failed
         })
     };
     std::thread::sleep(Duration::from_millis(10));
     drop(p);
-    assert!(waiter.join().unwrap(), "the waiter was not released by the broken promise");
+    assert!(
+        waiter.join().unwrap(),
+        "the waiter was not released by the broken promise"
+    );
     let err = get(&f).unwrap_err().unwrap();
     assert!(err.is_broken_promise());
     assert!(!err.is_panic());
@@ -298,8 +319,12 @@ fn on_complete_runs_exactly_once() {
     let spawned = g.spawn("s", || Ok(()));
     let (tx, rx) = mpsc::channel();
     spawned.on_complete(move || tx.send(()).unwrap());
-    rx.recv_timeout(common::TIMEOUT).expect("the callback of a pooled node");
-    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err(), "called twice");
+    rx.recv_timeout(common::TIMEOUT)
+        .expect("the callback of a pooled node");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(50)).is_err(),
+        "called twice"
+    );
 }
 
 #[test]
@@ -323,7 +348,9 @@ fn a_panicking_callback_does_not_stop_the_others() {
 fn panics_become_failures() {
     common::silence_expected_panics();
     let g = GraphGuard::new(2);
-    let f = g.spawn("boom", || -> Result<u8, TaskError> { panic!("kaboom {} (expected panic)", 42) });
+    let f = g.spawn("boom", || -> Result<u8, TaskError> {
+        panic!("kaboom {} (expected panic)", 42)
+    });
     let dependent = f.then("dependent", |x| Ok(*x));
     let err = get(&f).unwrap_err().unwrap().clone();
     assert!(err.is_panic());
@@ -368,7 +395,10 @@ fn waits_time_out_and_hooks_interrupt() {
     // Waiting on a worker with a timeout works too.
     let f2 = f.clone();
     let on_worker = g.spawn("waiter", move || {
-        let r = f2.wait_until::<()>(Some(Instant::now() + Duration::from_millis(20)), &mut || Ok(()));
+        let r = f2.wait_until::<()>(
+            Some(Instant::now() + Duration::from_millis(20)),
+            &mut || Ok(()),
+        );
         Ok(matches!(r, Err(WaitError::Timeout)))
     });
     assert_eq!(value(&on_worker), &true);
@@ -395,7 +425,9 @@ fn a_dependent_of_many_waits_for_all() {
     let g = GraphGuard::new(2);
     let promises: Vec<_> = (0..50).map(|_| g.promise::<u32>("p")).collect();
     let sum = g.dataflow("sum", promises.iter().map(|(_, f)| f.node()), |inputs| {
-        Ok((0..inputs.len()).map(|i| inputs.value::<u32>(i).unwrap()).sum::<u32>())
+        Ok((0..inputs.len())
+            .map(|i| inputs.value::<u32>(i).unwrap())
+            .sum::<u32>())
     });
     let mut promises = promises.into_iter();
     for (i, (p, _)) in promises.by_ref().take(49).enumerate() {

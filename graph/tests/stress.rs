@@ -33,13 +33,17 @@ fn random_dag(g: TaskGraph, n: usize, seed: u64) -> Vec<(Future<u64>, u64)> {
     for i in 0..n {
         let k = if i == 0 { 0 } else { rng.below(4) };
         let picks: Vec<usize> = (0..k).map(|_| rng.below(i)).collect();
-        let expected = picks.iter().fold(1u64, |acc, &p| acc.wrapping_add(nodes[p].1));
+        let expected = picks
+            .iter()
+            .fold(1u64, |acc, &p| acc.wrapping_add(nodes[p].1));
         let future = if picks.is_empty() {
             g.spawn("leaf", || Ok(1u64))
         } else {
             let inputs: Vec<_> = picks.iter().map(|&p| nodes[p].0.node()).collect();
             g.dataflow("sum", inputs, |inputs| {
-                Ok((0..inputs.len()).fold(1u64, |acc, i| acc.wrapping_add(*inputs.value::<u64>(i).unwrap())))
+                Ok((0..inputs.len()).fold(1u64, |acc, i| {
+                    acc.wrapping_add(*inputs.value::<u64>(i).unwrap())
+                }))
             })
         };
         nodes.push((future, expected));
@@ -71,8 +75,12 @@ fn stampede() {
     let barrier = Arc::new(Barrier::new(THREADS + 1));
     let threads: Vec<_> = (0..THREADS)
         .map(|_| {
-            let (root, callbacks, runs, barrier) =
-                (root.clone(), callbacks.clone(), runs.clone(), Arc::clone(&barrier));
+            let (root, callbacks, runs, barrier) = (
+                root.clone(),
+                callbacks.clone(),
+                runs.clone(),
+                Arc::clone(&barrier),
+            );
             std::thread::spawn(move || {
                 barrier.wait();
                 let mut out = Vec::with_capacity(PER_THREAD);
@@ -98,8 +106,16 @@ fn stampede() {
             assert_eq!(value(f), &(1000 + i as u64));
         }
     }
-    assert_eq!(runs.get(), THREADS * PER_THREAD, "each continuation runs once");
-    assert_eq!(callbacks.get(), THREADS * PER_THREAD, "each callback runs once");
+    assert_eq!(
+        runs.get(),
+        THREADS * PER_THREAD,
+        "each continuation runs once"
+    );
+    assert_eq!(
+        callbacks.get(),
+        THREADS * PER_THREAD,
+        "each callback runs once"
+    );
 }
 
 /// A node spawned from outside runs while nodes on the worker keep
@@ -150,7 +166,10 @@ fn no_starvation() {
         Ok(before_cap)
     });
     stream.pushed.store(true, Ordering::SeqCst);
-    assert!(value(&outside), "the outside node waited for {CAP} nodes spawned inside");
+    assert!(
+        value(&outside),
+        "the outside node waited for {CAP} nodes spawned inside"
+    );
 }
 
 fn fib(g: TaskGraph, n: u64) -> u64 {
@@ -166,7 +185,9 @@ fn fib(g: TaskGraph, n: u64) -> u64 {
 fn nested_waits_on_two_workers() {
     let g = GraphGuard::new(2);
     let g2 = g.0;
-    let roots: Vec<_> = (0..4).map(|_| g.spawn("fib", move || Ok(fib(g2, 15)))).collect();
+    let roots: Vec<_> = (0..4)
+        .map(|_| g.spawn("fib", move || Ok(fib(g2, 15))))
+        .collect();
     for r in &roots {
         assert_eq!(value(r), &610);
     }
@@ -188,7 +209,9 @@ fn snapshot_consistency_while_running() {
         let next: Vec<_> = (0..WIDTH)
             .map(|_| {
                 let k = 1 + rng.below(3);
-                let inputs: Vec<_> = (0..k).map(|_| layer[rng.below(layer.len())].node()).collect();
+                let inputs: Vec<_> = (0..k)
+                    .map(|_| layer[rng.below(layer.len())].node())
+                    .collect();
                 g.dataflow("work", inputs, |inputs| {
                     // A little work, so that snapshots catch nodes running.
                     let mut x = *inputs.value::<u64>(0).unwrap();
@@ -204,7 +227,8 @@ fn snapshot_consistency_while_running() {
     }
     let total = all.len();
     let check = |snapshot: &hpyx_graph::GraphSnapshot| -> (usize, usize) {
-        let states: HashMap<NodeId, NodeState> = snapshot.nodes().map(|n| (n.id, n.state)).collect();
+        let states: HashMap<NodeId, NodeState> =
+            snapshot.nodes().map(|n| (n.id, n.state)).collect();
         for (input, dependent) in snapshot.edges() {
             let (si, sd) = (states[&input], states[&dependent]);
             assert!(
@@ -212,7 +236,10 @@ fn snapshot_consistency_while_running() {
                 "node {dependent} is {sd:?} while its input {input} is {si:?}"
             );
         }
-        let running = states.values().filter(|s| **s == NodeState::Running).count();
+        let running = states
+            .values()
+            .filter(|s| **s == NodeState::Running)
+            .count();
         let finished = states.values().filter(|s| s.is_finished()).count();
         (running, finished)
     };
@@ -265,19 +292,33 @@ fn promise_completion_races_cancel() {
     let b = Arc::clone(&barrier);
     let setter = std::thread::spawn(move || {
         b.wait();
-        promises.into_iter().enumerate().map(|(i, p)| p.set_value(i).is_ok()).collect::<Vec<_>>()
+        promises
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| p.set_value(i).is_ok())
+            .collect::<Vec<_>>()
     });
     let to_cancel = futures.clone();
     let b = Arc::clone(&barrier);
     let canceller = std::thread::spawn(move || {
         b.wait();
-        to_cancel.iter().rev().map(|f| f.cancel()).rev().collect::<Vec<_>>()
+        to_cancel
+            .iter()
+            .rev()
+            .map(|f| f.cancel())
+            .rev()
+            .collect::<Vec<_>>()
     });
     let set = setter.join().unwrap();
     let cancelled = canceller.join().unwrap();
     let mut set_won = 0;
     for i in 0..N {
-        assert!(set[i] != cancelled[i], "promise {i}: set {} and cancel {}", set[i], cancelled[i]);
+        assert!(
+            set[i] != cancelled[i],
+            "promise {i}: set {} and cancel {}",
+            set[i],
+            cancelled[i]
+        );
         if set[i] {
             set_won += 1;
             assert_eq!(value(&futures[i]), &i);
@@ -299,7 +340,8 @@ fn when_any_races() {
     let g = GraphGuard::new(2);
     let runs = Calls::new();
     for _ in 0..ROUNDS {
-        let (promises, futures): (Vec<_>, Vec<_>) = (0..INPUTS).map(|_| g.promise::<u8>("p")).unzip();
+        let (promises, futures): (Vec<_>, Vec<_>) =
+            (0..INPUTS).map(|_| g.promise::<u8>("p")).unzip();
         let any = g.when_any(futures.iter().map(Future::node)).unwrap();
         let r = runs.clone();
         let after = any.then("after", move |w| {

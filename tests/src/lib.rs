@@ -70,7 +70,9 @@ pub struct GraphGuard(pub TaskGraph);
 impl GraphGuard {
     /// A graph on a new pool of `workers` workers.
     pub fn new(workers: usize) -> GraphGuard {
-        GraphGuard(TaskGraph::new(ThreadPool::new(Config::new().num_workers(workers)).unwrap()))
+        GraphGuard(TaskGraph::new(
+            ThreadPool::new(Config::new().num_workers(workers)).unwrap(),
+        ))
     }
 }
 

@@ -29,7 +29,9 @@ fn graphs_and_raw_jobs_share_a_pool() {
     for (i, f) in futures.iter().enumerate() {
         assert_eq!(get(f).unwrap(), &(i as u64 * 2));
     }
-    wait_for("the raw jobs", || raw.load(Ordering::SeqCst) == futures.len());
+    wait_for("the raw jobs", || {
+        raw.load(Ordering::SeqCst) == futures.len()
+    });
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
 }
 
@@ -58,7 +60,8 @@ fn latches_cross_pools() {
             let latch = Arc::new(Latch::new());
             let setter = Arc::clone(&latch);
             b2.spawn(move || setter.set()).unwrap();
-            tx.send(wait_until::<()>(&latch, Some(deadline()), &mut || Ok(())).is_ok()).unwrap();
+            tx.send(wait_until::<()>(&latch, Some(deadline()), &mut || Ok(())).is_ok())
+                .unwrap();
         })
         .unwrap();
         assert!(rx.recv_timeout(TIMEOUT).unwrap());
@@ -84,7 +87,10 @@ fn nested_graph_waits_hit_the_depth_limit() {
             Ok(Outcome::Value(v)) => Ok(v.clone()),
             Ok(Outcome::Failed(e)) => Err(e.clone()),
             Ok(Outcome::Cancelled) => Err(TaskError::msg("Cancelled", "")),
-            Err(WaitError::TooDeep { limit }) => Err(TaskError::msg("TooDeep", format!("at level {k}, limit {limit}"))),
+            Err(WaitError::TooDeep { limit }) => Err(TaskError::msg(
+                "TooDeep",
+                format!("at level {k}, limit {limit}"),
+            )),
             Err(e) => Err(TaskError::msg("Wait", format!("{e:?}"))),
         }
     }
@@ -129,7 +135,11 @@ fn drain_shutdown_finishes_a_running_graph() {
     assert_eq!(f.state(), NodeState::Succeeded, "Drain ran the whole chain");
     assert_eq!(get(&f).unwrap(), &(LEN as u64));
     assert_eq!(fanout.state(), NodeState::Succeeded);
-    assert_eq!(spawned.load(Ordering::SeqCst), FANOUT, "and what it spawned");
+    assert_eq!(
+        spawned.load(Ordering::SeqCst),
+        FANOUT,
+        "and what it spawned"
+    );
 }
 
 #[test]
@@ -144,7 +154,10 @@ fn values_outlive_the_pool() {
     assert_eq!(drops.dropped(), 0);
     assert!(matches!(outcome(&f), Outcome::Value(_)));
     let later = f.then("later", |_| Ok(()));
-    assert!(matches!(outcome(&later), Outcome::Cancelled), "nothing runs after shutdown");
+    assert!(
+        matches!(outcome(&later), Outcome::Cancelled),
+        "nothing runs after shutdown"
+    );
     drop(f);
     assert_eq!(drops.dropped(), 1);
 }
@@ -164,10 +177,15 @@ fn nodes_run_on_their_own_graphs_pool() {
         let on_a = ga.spawn("on a", || Ok(1u32));
         let mut checks = Vec::new();
         for i in 0..4 {
-            let (g, other) = if (i + round) % 2 == 0 { (ga, gb) } else { (gb, ga) };
+            let (g, other) = if (i + round) % 2 == 0 {
+                (ga, gb)
+            } else {
+                (gb, ga)
+            };
             let inputs = [on_a.node(), root.node()];
             checks.push(g.dataflow("check", inputs, move |_| {
-                Ok(g.pool().current_worker_index().is_some() && other.pool().current_worker_index().is_none())
+                Ok(g.pool().current_worker_index().is_some()
+                    && other.pool().current_worker_index().is_none())
             }));
         }
         // From a worker of `a`, and from a plain thread.
@@ -178,7 +196,11 @@ fn nodes_run_on_their_own_graphs_pool() {
             p.set_value(0).unwrap();
         }
         for (i, c) in checks.iter().enumerate() {
-            assert_eq!(get(c).unwrap(), &true, "round {round}: node {i} ran on the wrong pool");
+            assert_eq!(
+                get(c).unwrap(),
+                &true,
+                "round {round}: node {i} ran on the wrong pool"
+            );
         }
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use hpyx_engine::{global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy};
+use hpyx_engine::{
+    global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy,
+};
 use hpyx_graph::{NodeState, Outcome, TaskGraph};
 use hpyx_tests::{get, outcome, wait_for};
 
@@ -55,5 +57,7 @@ fn graph_on_the_global_pool() {
     p.set_value(1).unwrap();
     assert_eq!(get(&all).unwrap(), &vec![1, 2]);
     assert_eq!(f.then("then", |x| Ok(*x)).state(), NodeState::Cancelled);
-    assert!(global_pool_or_init(|| Config::new().num_workers(2)).unwrap_err().is_shut_down());
+    assert!(global_pool_or_init(|| Config::new().num_workers(2))
+        .unwrap_err()
+        .is_shut_down());
 }

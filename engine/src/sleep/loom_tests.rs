@@ -84,8 +84,12 @@ fn loom_two_workers_and_shutdown() {
         let taken = Arc::new(AtomicUsize::new(0));
         let workers: Vec<_> = (0..2)
             .map(|index| {
-                let (s, q, t, n) =
-                    (Arc::clone(&sleep), Arc::clone(&queue), Arc::clone(&terminate), Arc::clone(&taken));
+                let (s, q, t, n) = (
+                    Arc::clone(&sleep),
+                    Arc::clone(&queue),
+                    Arc::clone(&terminate),
+                    Arc::clone(&taken),
+                );
                 loom::thread::spawn(move || {
                     let mut idle = s.start_looking();
                     loop {
@@ -99,7 +103,9 @@ fn loom_two_workers_and_shutdown() {
                         if terminating {
                             return;
                         }
-                        let _ = s.no_work_found(&mut idle, index, None, None, || t.load(Ordering::Acquire));
+                        let _ = s.no_work_found(&mut idle, index, None, None, || {
+                            t.load(Ordering::Acquire)
+                        });
                     }
                 })
             })

@@ -39,11 +39,16 @@ fn push_after_all_workers_sleep_is_not_lost() {
         wait_for("both workers asleep", || sleepers(&pool) == 2);
         let (tx, rx) = mpsc::channel();
         pool.spawn(move || tx.send(()).unwrap()).unwrap();
-        rx.recv_timeout(TIMEOUT).expect("a job pushed to sleeping workers runs");
+        rx.recv_timeout(TIMEOUT)
+            .expect("a job pushed to sleeping workers runs");
         assert!(sleepers(&pool) <= 2);
     }
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
-    assert_eq!(sleepers(&pool), 0, "shutdown leaves a worker counted as asleep");
+    assert_eq!(
+        sleepers(&pool),
+        0,
+        "shutdown leaves a worker counted as asleep"
+    );
 }
 
 /// A worker pushes onto its own deque while the other sleeps, then blocks:
@@ -68,7 +73,10 @@ fn local_push_wakes_the_sleeper() {
             tx.send(ran.load(Ordering::SeqCst)).unwrap();
         })
         .unwrap();
-        assert!(rx.recv_timeout(TIMEOUT).unwrap(), "the sleeping worker was not woken");
+        assert!(
+            rx.recv_timeout(TIMEOUT).unwrap(),
+            "the sleeping worker was not woken"
+        );
     }
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
 }
@@ -91,7 +99,10 @@ fn latch_wakes_a_worker_asleep_in_a_wait() {
         let latch = latch_rx.recv_timeout(TIMEOUT).unwrap();
         wait_for("the waiting worker asleep", || sleepers(&pool) == 1);
         latch.set();
-        assert!(rx.recv_timeout(TIMEOUT).unwrap(), "the wait did not end with the latch");
+        assert!(
+            rx.recv_timeout(TIMEOUT).unwrap(),
+            "the wait did not end with the latch"
+        );
     }
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
 }
@@ -103,7 +114,11 @@ fn sleep_handshake_with_real_threads() {
     let sleep = Arc::new(Sleep::new(1));
     let published = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(AtomicUsize::new(0));
-    let (s, p, n) = (Arc::clone(&sleep), Arc::clone(&published), Arc::clone(&seen));
+    let (s, p, n) = (
+        Arc::clone(&sleep),
+        Arc::clone(&published),
+        Arc::clone(&seen),
+    );
     let worker = std::thread::spawn(move || {
         for round in 1..=ROUNDS {
             let mut idle = s.start_looking();
@@ -120,7 +135,9 @@ fn sleep_handshake_with_real_threads() {
         }
         published.store(round, Ordering::SeqCst);
         sleep.new_jobs(1);
-        wait_for("the worker to see the job", || seen.load(Ordering::SeqCst) == round);
+        wait_for("the worker to see the job", || {
+            seen.load(Ordering::SeqCst) == round
+        });
     }
     worker.join().unwrap();
     assert_eq!(sleep.num_sleeping(), 0);
@@ -157,7 +174,9 @@ fn wake_all_wakes_every_sleeper() {
                 std::thread::spawn(move || {
                     let mut idle = s.start_looking();
                     while !stop.load(Ordering::SeqCst) {
-                        let _ = s.no_work_found(&mut idle, i, None, None, || stop.load(Ordering::SeqCst));
+                        let _ = s.no_work_found(&mut idle, i, None, None, || {
+                            stop.load(Ordering::SeqCst)
+                        });
                     }
                 })
             })

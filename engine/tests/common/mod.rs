@@ -58,7 +58,8 @@ pub fn try_wait_for(cond: impl Fn() -> bool) -> bool {
 
 /// Receives from `rx` or fails the test after [`TIMEOUT`].
 pub fn recv<T>(rx: &mpsc::Receiver<T>, what: &str) -> T {
-    rx.recv_timeout(TIMEOUT).unwrap_or_else(|e| panic!("timed out waiting for {what}: {e}"))
+    rx.recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("timed out waiting for {what}: {e}"))
 }
 
 /// Runs `f` on a fresh thread and fails if it does not return within
@@ -143,7 +144,10 @@ pub struct TimedBarrier {
 
 impl TimedBarrier {
     pub fn new(n: usize) -> TimedBarrier {
-        TimedBarrier { n, arrived: AtomicUsize::new(0) }
+        TimedBarrier {
+            n,
+            arrived: AtomicUsize::new(0),
+        }
     }
 
     pub fn arrive_and_wait(&self) -> bool {

@@ -75,7 +75,8 @@ pub fn on_small_stack<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Sen
             let _ = tx.send(f());
         })
         .unwrap();
-    rx.recv_timeout(TIMEOUT).unwrap_or_else(|e| panic!("{what}: {e}"))
+    rx.recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 /// A graph on its own pool, shut down (draining) when dropped.
