@@ -24,34 +24,25 @@ use hpyx_engine::JobRef;
 use crate::graph::GraphShared;
 use crate::node::{GraphNode, NodeKind};
 use crate::pending::Readiness;
+use crate::small::SmallList;
 use crate::state::{NodeState, TransitionToCancelled, TransitionToReady, TransitionToRunning};
 use crate::successors::Successor;
 
-/// The work lists of one walk. The common walk (a node finishes and makes at
-/// most one dependent ready) touches neither `Vec`, so allocates nothing.
+/// The work lists of one walk. The common walk (a node finishes and makes
+/// up to three dependents ready) keeps them inline and allocates nothing.
 pub(crate) struct CompletionWalk {
     finished: Vec<Arc<dyn GraphNode>>,
-    /// The first node made ready; later ones go to `ready`.
-    first_ready: Option<Arc<dyn GraphNode>>,
-    ready: Vec<Arc<dyn GraphNode>>,
+    ready: SmallList<Arc<dyn GraphNode>>,
 }
 
 impl CompletionWalk {
     pub(crate) fn new() -> CompletionWalk {
-        CompletionWalk { finished: Vec::new(), first_ready: None, ready: Vec::new() }
+        CompletionWalk { finished: Vec::new(), ready: SmallList::new() }
     }
 
     /// `node`'s final state is published; notify its successors.
     pub(crate) fn push_finished(&mut self, node: Arc<dyn GraphNode>) {
         self.finished.push(node);
-    }
-
-    fn push_ready(&mut self, node: Arc<dyn GraphNode>) {
-        if self.first_ready.is_none() {
-            self.first_ready = Some(node);
-        } else {
-            self.ready.push(node);
-        }
     }
 
     /// `node`'s pending count reached zero (the caller brought it there).
@@ -76,7 +67,7 @@ impl CompletionWalk {
             }
             None if core.kind() == NodeKind::Pooled => {
                 if core.state.transition_to_ready() == TransitionToReady::Success {
-                    self.push_ready(node);
+                    self.ready.push(node);
                 }
             }
             None => {
@@ -125,12 +116,12 @@ impl CompletionWalk {
         }
     }
 
-    /// The last ready node of the calling worker's own pool, if any: it may
-    /// run next on this worker, as a tail job.
-    fn take_tail(&mut self) -> Option<Arc<dyn GraphNode>> {
+    /// Where in `ready` the last node of the calling worker's own pool is,
+    /// if any: it may run next on this worker, as a tail job.
+    fn tail_position(&self) -> Option<usize> {
         // Walks rarely cross graphs: ask each graph's pool once.
         let mut known: Option<(*const GraphShared, bool)> = None;
-        let mut on_own_pool = |node: &Arc<dyn GraphNode>| {
+        self.ready.iter().rposition(|node| {
             let graph = node.core().graph;
             match known {
                 Some((g, answer)) if std::ptr::eq(g, graph) => answer,
@@ -140,14 +131,7 @@ impl CompletionWalk {
                     answer
                 }
             }
-        };
-        if let Some(pos) = self.ready.iter().rposition(&mut on_own_pool) {
-            return Some(self.ready.remove(pos));
-        }
-        match &self.first_ready {
-            Some(node) if on_own_pool(node) => self.first_ready.take(),
-            _ => None,
-        }
+        })
     }
 
     /// Runs the walk to the end and schedules the ready nodes. With
@@ -158,11 +142,16 @@ impl CompletionWalk {
             while let Some(node) = self.finished.pop() {
                 self.notify_successors(node);
             }
-            if self.first_ready.is_none() && self.ready.is_empty() {
+            if self.ready.is_empty() {
                 return None;
             }
-            let tail = if allow_tail { self.take_tail() } else { None };
-            for node in self.first_ready.take().into_iter().chain(self.ready.drain(..)) {
+            let tail_position = if allow_tail { self.tail_position() } else { None };
+            let mut tail = None;
+            for (position, node) in std::mem::take(&mut self.ready).into_iter().enumerate() {
+                if Some(position) == tail_position {
+                    tail = Some(node);
+                    continue;
+                }
                 // Each node goes to its own graph's pool (a walk can cross
                 // graphs: an input of one graph, a dependent of another).
                 let pool = node.core().graph.pool();
@@ -178,7 +167,7 @@ impl CompletionWalk {
             }
             if let Some(node) = tail {
                 // Keep the loop simple: push the tail too.
-                self.push_ready(node);
+                self.ready.push(node);
             }
         }
     }
