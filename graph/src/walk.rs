@@ -11,7 +11,9 @@
 //! `drive` pops `finished` until it is empty. Notifying a dependent
 //! decrements its pending count; a dependent that reaches zero either
 //! completes inline (an input failed or was cancelled, or it is an `Inline`
-//! or `WhenAny` node) and goes onto `finished`, or goes onto `ready`. Nothing
+//! or `WhenAny` node) and goes onto `finished`, or goes onto `ready`. A
+//! failure does not wait for the other inputs once it is sure to be the
+//! first in argument order (`settle_early`): the dependent fails at once. Nothing
 //! recurses, so a chain of 100,000 failures or a fan-in of 1,000,000 inputs
 //! completes on a small stack. At the end the ready nodes are pushed; on a
 //! worker, the last one is returned as the worker's next (tail) job.
@@ -85,6 +87,23 @@ impl CompletionWalk {
         }
     }
 
+    /// An input of `node` failed or was cancelled while others still run:
+    /// if the inputs before it (in argument order) all succeeded, `node`
+    /// ends now, the same way, without waiting for the rest.
+    fn settle_early(&mut self, node: Arc<dyn GraphNode>) {
+        let core = node.core();
+        let Some(outcome) = core.decided_early() else { return };
+        if core.state.transition_to_running() == TransitionToRunning::Success {
+            node.discard_body();
+            core.release_inputs();
+            match outcome {
+                Err(error) => core.publish(NodeState::Failed, Some(error)),
+                Ok(()) => core.publish(NodeState::Cancelled, None),
+            }
+            self.finished.push(node);
+        }
+    }
+
     /// Closes `node`'s successor list and notifies each entry (`node`'s
     /// final state is published). The walk lets go of `node` first, so a
     /// waiter that drops its last handle as soon as it wakes frees the node
@@ -101,6 +120,8 @@ impl CompletionWalk {
                     let readiness = dependent.core().input_finished(input_index as usize, state);
                     if readiness == Readiness::Ready {
                         self.became_ready(dependent);
+                    } else if dependent.core().may_be_decided_early() {
+                        self.settle_early(dependent);
                     }
                 }
                 Successor::Latch(latch) => latch.set(),

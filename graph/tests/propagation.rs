@@ -279,3 +279,60 @@ fn shutdown_cancel_cancels_queued_nodes_and_their_dependents() {
     assert!(matches!(common::outcome(&late), Outcome::Cancelled));
     assert_eq!(calls.get(), ran);
 }
+
+/// A failure settles a dependent at once when every input before it (in
+/// argument order) has already succeeded, without waiting for later inputs.
+#[test]
+fn failure_settles_early_when_it_is_first_in_argument_order() {
+    let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(2)).unwrap());
+    let (done_first, first) = g.promise::<u32>("first");
+    let (failing, second) = g.promise::<u32>("second");
+    let (never, third) = g.promise::<u32>("third (still pending)");
+    let called = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&called);
+    let out = g.dataflow("out", [first.node(), second.node(), third.node()], move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(0u32)
+    });
+    done_first.set_value(1).unwrap();
+    assert!(failing.set_error(TaskError::msg("ValueError", "second failed")));
+    // `third` is still pending, yet `out` is already failed.
+    assert_eq!(out.state(), NodeState::Failed);
+    assert_eq!(out.outcome().unwrap().into_result().unwrap_err().unwrap().message(), "second failed");
+    assert_eq!(third.state(), NodeState::Pending);
+    never.set_value(3).unwrap();
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+}
+
+/// A failure does not settle a dependent while an earlier input is still
+/// running: that one could fail too, and it would come first.
+#[test]
+fn failure_waits_for_earlier_inputs() {
+    let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(2)).unwrap());
+    for earlier_fails in [false, true] {
+        let (earlier_p, earlier) = g.promise::<u32>("earlier");
+        let (later_p, later) = g.promise::<u32>("later");
+        let out = g.dataflow("out", [earlier.node(), later.node()], |_| Ok(0u32));
+        assert!(later_p.set_error(TaskError::msg("LaterError", "later")));
+        assert_eq!(out.state(), NodeState::Pending, "must wait for the earlier input");
+        if earlier_fails {
+            assert!(earlier_p.set_error(TaskError::msg("EarlierError", "earlier")));
+        } else {
+            earlier_p.set_value(1).unwrap();
+        }
+        let err = out.outcome().expect("settled").into_result().unwrap_err().unwrap().type_name().to_owned();
+        assert_eq!(err, if earlier_fails { "EarlierError" } else { "LaterError" });
+    }
+}
+
+/// Cancellation settles early the same way.
+#[test]
+fn cancellation_settles_early() {
+    let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(2)).unwrap());
+    let (_keep, pending) = g.promise::<u32>("pending");
+    let (p, cancelled) = g.promise::<u32>("cancelled");
+    let out = g.dataflow("out", [cancelled.node(), pending.node()], |_| Ok(0u32));
+    assert!(cancelled.cancel());
+    assert_eq!(out.state(), NodeState::Cancelled);
+    drop(p);
+}
