@@ -1,13 +1,14 @@
 //! `TaskGraph`: where nodes are made, and the combinators that make them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use hpyx_engine::ThreadPool;
 
 use crate::error::TaskError;
 use crate::future::{Future, NodeRef};
+use crate::hooks::{self, FinishHook, FinishedNode};
 use crate::name::NodeName;
 use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind, NodeList};
 use crate::pending::Readiness;
@@ -25,6 +26,8 @@ pub(crate) struct GraphShared {
     recording_count: AtomicUsize,
     recordings: Mutex<Vec<Arc<RecordBuf>>>,
     timing: AtomicBool,
+    finish_hook: RwLock<Option<FinishHook>>,
+    hooked: AtomicBool,
 }
 
 impl GraphShared {
@@ -45,6 +48,20 @@ impl GraphShared {
     /// Nanoseconds since the graph was made (at least 1: 0 means "unknown").
     pub(crate) fn now_ns(&self) -> u64 {
         (self.epoch.elapsed().as_nanos() as u64).max(1)
+    }
+
+    #[inline]
+    pub(crate) fn is_hooked(&self) -> bool {
+        self.hooked.load(Ordering::Relaxed)
+    }
+
+    /// Tells the finish hook, if any, about `node`.
+    #[cold]
+    pub(crate) fn report_finished(&self, node: &FinishedNode<'_>) {
+        let hook = self.finish_hook.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(hook) = hook {
+            hooks::call(&hook, node);
+        }
     }
 
     fn record(&self, node: &Arc<dyn GraphNode>) {
@@ -103,6 +120,8 @@ impl TaskGraph {
             recording_count: AtomicUsize::new(0),
             recordings: Mutex::new(Vec::new()),
             timing: AtomicBool::new(false),
+            finish_hook: RwLock::new(None),
+            hooked: AtomicBool::new(false),
         }));
         TaskGraph { shared }
     }
@@ -120,6 +139,15 @@ impl TaskGraph {
     /// recording (the tracing layer switches this on).
     pub fn set_timing(&self, on: bool) {
         self.shared.timing.store(on, Ordering::Relaxed);
+    }
+
+    /// Sets (or, with `None`, removes) the hook told about every node that
+    /// finishes from now on. While a hook is set, new nodes are timed.
+    pub fn set_finish_hook(&self, hook: Option<FinishHook>) {
+        let on = hook.is_some();
+        *self.shared.finish_hook.write().unwrap_or_else(|e| e.into_inner()) = hook;
+        self.shared.hooked.store(on, Ordering::Relaxed);
+        self.set_timing(on);
     }
 
     /// Nanoseconds since this graph was made: the clock of node timings.

@@ -12,6 +12,7 @@ use hpyx_engine::{Job, JobRef};
 use crate::drop_queue::drop_iteratively;
 use crate::error::{Outcome, TaskError};
 use crate::graph::GraphShared;
+use crate::hooks::FinishedNode;
 use crate::name::{NodeId, NodeName};
 use crate::pending::{PendingInputs, Readiness};
 use crate::small::SmallList;
@@ -284,6 +285,26 @@ impl NodeCore {
             }
         }
         self.state.transition_to_finished(state);
+        self.report_finished(state);
+    }
+
+    /// Tells the graph's finish hook (tracing), if one is set and this node
+    /// is timed.
+    #[inline]
+    fn report_finished(&self, state: NodeState) {
+        if self.times.is_some() && self.graph.is_hooked() {
+            let [created_ns, started_ns, finished_ns] = self.times();
+            self.graph.report_finished(&FinishedNode {
+                id: self.id,
+                name: &self.name,
+                state,
+                created_ns,
+                started_ns,
+                finished_ns,
+                worker: self.worker(),
+                error: self.error.get(),
+            });
+        }
     }
 
     /// Claimant of a cancelled node: note when it finished.
@@ -291,6 +312,7 @@ impl NodeCore {
         if let Some(times) = &self.times {
             times[2].store(self.graph.now_ns(), Ordering::Relaxed);
         }
+        self.report_finished(NodeState::Cancelled);
     }
 
     /// Claimant of a node that will never run: drop its inputs now (unless

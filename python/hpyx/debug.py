@@ -23,6 +23,8 @@ from . import _core
 
 __all__ = [
     "Recording",
+    "disable_tracing",
+    "enable_tracing",
     "get_num_worker_threads",
     "get_worker_thread_id",
     "progress",
@@ -32,6 +34,10 @@ __all__ = [
     "to_dot",
     "to_json",
 ]
+
+import logging
+
+LOGGER = logging.getLogger("hpyx")
 
 # Above this many nodes a rendered picture is collapsed by name by default:
 # Graphviz's layout of tens of thousands of boxes is neither fast nor readable.
@@ -46,6 +52,27 @@ def get_worker_thread_id():
 def get_num_worker_threads():
     """The number of worker threads in the pool (0 if it is not running)."""
     return _core.pool_size() or 0
+
+
+def enable_tracing(path):
+    """Writes one JSON line per finished task to ``path`` (truncated first).
+
+    Each line has ``name``, ``node_id``, ``worker_thread_id`` (-1 outside the
+    pool), ``start_ns``, ``duration_ns`` (on the graph's clock) and ``state``.
+    Tasks created before tracing started are not traced. The environment
+    variable ``HPYX_TRACE_PATH`` switches tracing on when the runtime starts.
+    Tracing stops, and the file is flushed, at :func:`disable_tracing` or
+    shutdown.
+
+    Args:
+        path: The file to write.
+    """
+    _core.enable_tracing(str(path))
+
+
+def disable_tracing():
+    """Stops tracing and flushes the trace file."""
+    _core.disable_tracing()
 
 
 class _Exportable:
@@ -232,16 +259,35 @@ def progress(futures, *, desc="hpyx", file=None, interval=0.1):
     futures = _futures(futures)
     counter = _core.DoneCounter([f._node for f in futures])
     file = sys.stderr if file is None else file
+    show = True
     try:
         bar = _TqdmBar(len(counter), desc, file)
     except ImportError:
         bar = _PlainBar(len(counter), desc, file)
+    except Exception:
+        # tqdm draws as it starts: a display that fails is logged, and the
+        # wait goes on without it.
+        LOGGER.exception("hpyx.debug.progress: drawing the progress bar failed")
+        bar, show = None, False
+
+    def draw(method, *args):
+        # A display that fails (a closed file, a broken terminal) is logged
+        # once; the wait goes on without it.
+        nonlocal show
+        if show:
+            try:
+                method(*args)
+            except Exception:
+                show = False
+                LOGGER.exception("hpyx.debug.progress: drawing the progress bar failed")
+
     try:
         while True:
-            bar.update_to(counter.count())
+            draw(bar.update_to, counter.count())
             if counter.wait_next(interval):
-                bar.update_to(len(counter))
+                draw(bar.update_to, len(counter))
                 break
     finally:
-        bar.close()
+        # Always closed: on success, on an error and on KeyboardInterrupt.
+        draw(bar.close)
     return futures

@@ -16,12 +16,14 @@
 //!   `when_all`, `when_any`, `ready`, `promise`).
 //! - `debug.rs`: recordings, snapshots and their export (DOT, JSON, traces).
 //! - `errors.rs`: Python exceptions <-> `TaskError`.
+//! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
 
 mod debug;
 mod errors;
 mod node;
 mod runtime;
 mod tasks;
+mod trace;
 
 use pyo3::prelude::*;
 
@@ -34,5 +36,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     node::register(m)?;
     tasks::register(m)?;
     debug::register(m)?;
+    trace::register(m)?;
     Ok(())
 }

@@ -133,8 +133,19 @@ fn start(os_threads: Option<usize>, cfg: Vec<String>) -> PyResult<&'static Runti
     let pool = ThreadPool::new(config).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     let runtime: &'static Runtime =
         Box::leak(Box::new(Runtime { graph: TaskGraph::new(pool), os_threads, cfg }));
+    if let Some(path) = std::env::var_os("HPYX_TRACE_PATH").filter(|p| !p.is_empty()) {
+        crate::trace::enable(runtime.graph, path.into())?;
+    }
     RUNNING.store(runtime as *const Runtime as *mut Runtime, Ordering::Release);
     Ok(runtime)
+}
+
+/// The graph, if the runtime is running.
+pub(crate) fn running_graph() -> Option<TaskGraph> {
+    match *lock_state() {
+        State::Running(runtime) => Some(runtime.graph),
+        _ => None,
+    }
 }
 
 fn apply_cfg(config: Config, entry: &str) -> PyResult<Config> {
@@ -313,8 +324,10 @@ fn shutdown(py: Python<'_>) -> PyResult<()> {
         *state = State::ShutDown;
         drop(state);
         // Detached: draining tasks and exiting workers need the interpreter.
-        detach(py, || runtime.graph.pool().shutdown(ShutdownPolicy::Drain))
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let drained = detach(py, || runtime.graph.pool().shutdown(ShutdownPolicy::Drain));
+        // Every task has finished: the trace is complete.
+        crate::trace::disable(Some(runtime.graph));
+        drained.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         return Ok(());
     }
     *state = State::ShutDown;

@@ -257,3 +257,87 @@ def test_progress_tqdm():
     futures = [hpyx.async_(inc, i) for i in range(1000)]
     hpyx.debug.progress(futures, file=buf, desc="work")
     assert "work" in buf.getvalue() and "1000/1000" in buf.getvalue()
+
+
+# --- traces ---------------------------------------------------------------------
+
+
+def test_enable_tracing_writes_one_line_per_finished_task(tmp_path):
+    path = tmp_path / "trace.jsonl"
+    hpyx.debug.enable_tracing(path)
+    try:
+        ok = [hpyx.async_(hpyx.named("traced", inc), i) for i in range(200)]
+        bad = hpyx.async_(fail, 1)
+        gate = hpyx.Future()
+        cancelled = hpyx.dataflow(inc, gate)
+        assert cancelled.cancel()
+        hpyx.when_all(ok).result(timeout=WAIT)
+        bad.exception(timeout=WAIT)
+    finally:
+        hpyx.debug.disable_tracing()
+    gate.set_result(0)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    by_id = {r["node_id"]: r for r in records}
+    assert len(by_id) == len(records)
+    fields = {"name", "node_id", "worker_thread_id", "start_ns", "duration_ns", "state"}
+    assert all(set(r) == fields for r in records)
+    traced = [r for r in records if r["name"] == "traced"]
+    assert len(traced) == 200
+    assert all(r["state"] == "succeeded" for r in traced)
+    workers = hpyx.debug.get_num_worker_threads()
+    assert all(0 <= r["worker_thread_id"] < workers for r in traced)
+    assert all(r["duration_ns"] >= 0 and r["start_ns"] > 0 for r in records)
+    assert [r["state"] for r in records if r["name"] == "fail"] == ["failed"]
+    assert [r for r in records if r["name"] == "inc" and r["state"] == "cancelled"][0]["worker_thread_id"] == -1
+    # Off again: nothing more is written.
+    size = path.stat().st_size
+    hpyx.async_(inc, 1).result(timeout=WAIT)
+    assert path.stat().st_size == size
+
+
+def test_trace_path_env_traces_a_whole_script(tmp_path):
+    path = tmp_path / "env-trace.jsonl"
+    check_py(
+        """
+        import hpyx
+        fs = [hpyx.async_(abs, -i) for i in range(100)]
+        hpyx.when_all(fs).then(sum).result(timeout=30)
+        """,
+        env={"HPYX_TRACE_PATH": str(path)},
+    )
+    # Written by the atexit shutdown, which flushes the file.
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(r["name"] for r in records).count("abs") == 100
+    assert {"when_all", "sum"} <= {r["name"] for r in records}
+
+
+def test_tracing_to_a_bad_path_is_a_clear_error(tmp_path):
+    with pytest.raises(OSError, match="trace file"):
+        hpyx.debug.enable_tracing(tmp_path / "missing-dir" / "t.jsonl")
+
+
+def test_a_failing_trace_writer_is_reported_and_scheduling_goes_on():
+    proc = check_py(
+        """
+        import hpyx
+        hpyx.debug.enable_tracing("/dev/full")
+        fs = [hpyx.async_(abs, -i) for i in range(20000)]
+        assert hpyx.when_all(fs).then(sum).result(timeout=60) == sum(range(20000))
+        hpyx.debug.disable_tracing()
+        print("done")
+        """
+    )
+    assert "done" in proc.stdout
+    assert "trace" in proc.stderr
+
+
+def test_a_raising_progress_display_is_logged_and_the_wait_goes_on(caplog):
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise OSError("display gone")
+
+    futures = [hpyx.async_(inc, i) for i in range(100)]
+    with caplog.at_level("ERROR", logger="hpyx"):
+        assert hpyx.debug.progress(futures, file=Broken()) == futures
+    assert all(f.done() for f in futures)
+    assert "progress bar failed" in caplog.text
