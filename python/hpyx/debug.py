@@ -276,18 +276,18 @@ def progress(futures, *, desc="hpyx", file=None, interval=0.1):
         nonlocal show
         if show:
             try:
-                method(*args)
+                getattr(bar, method)(*args)
             except Exception:
                 show = False
                 LOGGER.exception("hpyx.debug.progress: drawing the progress bar failed")
 
     try:
         while True:
-            draw(bar.update_to, counter.count())
+            draw("update_to", counter.count())
             if counter.wait_next(interval):
-                draw(bar.update_to, len(counter))
+                draw("update_to", len(counter))
                 break
     finally:
         # Always closed: on success, on an error and on KeyboardInterrupt.
-        draw(bar.close)
+        draw("close")
     return futures
