@@ -1,8 +1,14 @@
 """A dataflow pipeline on hpyx: the executor swap, a then-chain, a DAG.
 
-Run: python examples/pipeline.py
+Run: python examples/pipeline.py [OUTPUT_DIR]
+
+Writes, into OUTPUT_DIR (default examples/out): a picture of the DAG
+(pipeline.svg, or pipeline.dot if Graphviz is missing), the task trace
+(trace.jsonl) and a Chrome trace (pipeline.trace.json; open it in Perfetto).
 """
 
+import os
+import sys
 import time
 
 import hpyx
@@ -35,10 +41,26 @@ def main():
     total = hpyx.async_(load, 3).then(parse).then(transform).result()
     print("then-chain:     ", total)
 
-    # 3. A dataflow DAG: 4 chains fan in to one merge node.
-    chains = [hpyx.async_(load, i).then(parse).then(transform) for i in range(4)]
-    merged = hpyx.dataflow(merge, *chains)
-    print("dataflow DAG:   ", merged.result())
+    # 3. A dataflow DAG: 4 chains fan in to one merge node, recorded and
+    #    traced so we can look at it afterwards.
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "out")
+    os.makedirs(out, exist_ok=True)
+    hpyx.debug.enable_tracing(os.path.join(out, "trace.jsonl"))
+    with hpyx.debug.record() as rec:
+        chains = [hpyx.async_(load, i).then(parse).then(transform) for i in range(4)]
+        merged = hpyx.dataflow(merge, *chains)
+        print("dataflow DAG:   ", merged.result())
+    hpyx.debug.disable_tracing()
+    try:
+        picture = rec.render(os.path.join(out, "pipeline.svg"), title="examples/pipeline.py")
+    except FileNotFoundError as e:  # no Graphviz: keep the DOT text
+        print("               ", e)
+        picture = os.path.join(out, "pipeline.dot")
+        with open(picture, "w") as f:
+            f.write(rec.to_dot(title="examples/pipeline.py"))
+    rec.write_chrome_trace(os.path.join(out, "pipeline.trace.json"))
+    print("graph picture:  ", picture, "(%d nodes)" % len(rec))
+    print("task traces:    ", os.path.join(out, "trace.jsonl"), "and pipeline.trace.json")
 
     # 4. First of many.
     idx, fs = hpyx.when_any(*chains).result()
