@@ -36,8 +36,10 @@ PLAN = {
     "memory_pending": [100_000, 1_000_000],
 }
 QUICK = {k: [min(v)] if k.startswith("cpu") else [min(min(v), 10_000)] for k, v in PLAN.items()}
-PEERS = ["tpe", "hpyx", "dask"]
+PEERS = ["tpe", "hpyx", "hpyx-traced", "dask"]
 NO_DASK = {"memory_pending"}
+# Tracing's cost is shown where per-task overhead dominates.
+TRACED = {"submit_result", "chain", "fanout_fanin"}
 
 
 def run_once(workload, peer, n, timeout):
@@ -89,6 +91,8 @@ def main():
             results = {}
             for peer in args.peers:
                 if peer == "dask" and workload in NO_DASK:
+                    continue
+                if peer == "hpyx-traced" and workload not in TRACED:
                     continue
                 runs = [run_once(workload, peer, n, args.timeout) for _ in range(repeat)]
                 ok = [r for r in runs if "error" not in r]
