@@ -20,12 +20,21 @@
 
 mod debug;
 mod errors;
+mod memory;
 mod node;
 mod runtime;
 mod tasks;
 mod trace;
 
 use pyo3::prelude::*;
+
+/// Nodes are allocated on one thread and freed on another (a worker, or the
+/// thread that drops the last future); mimalloc handles that with per-page
+/// free lists, where glibc's per-thread arenas fragment (the process's RSS
+/// kept growing from one million-task round to the next), and it is several
+/// times cheaper per allocation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// hpyx._core: the Rust core of hpyx.
 #[pymodule(gil_used = false)]
@@ -37,5 +46,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tasks::register(m)?;
     debug::register(m)?;
     trace::register(m)?;
+    memory::register(m)?;
     Ok(())
 }
