@@ -18,18 +18,22 @@
 //! The graph is built inside the pool (one job builds it, as rayon's work
 //! starts inside `install`), so the 2 workers both build and run it; the
 //! time includes building, running and freeing. `random/hpyx-outside`
-//! builds from the bench thread instead. Criterion reports time per
-//! iteration; divide by the node count for ns per node (`BENCHMARKS.md`).
+//! builds from the bench thread instead. `random/hpyx-build-only` and
+//! `random/hpyx-run-only` time the two halves of `random/hpyx` apart (the
+//! other half untimed): building on one worker while nothing runs, and
+//! running an already built graph on both workers. Criterion reports time
+//! per iteration; divide by the node count for ns per node
+//! (`BENCHMARKS.md`).
 //!
 //! `cargo bench -p hpyx-graph --bench dag`
 
 use std::hint::black_box;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hpyx_engine::{Config, ShutdownPolicy, ThreadPool};
-use hpyx_graph::{Future, TaskGraph};
+use hpyx_graph::{Future, Promise, TaskGraph};
 use rayon::prelude::*;
 
 const WORKERS: usize = 2;
@@ -243,9 +247,15 @@ fn sum_of(values: &[u64], inputs: &[u32]) -> u64 {
 
 fn hpyx_random(graph: TaskGraph, dag: &Layered) -> Future<u64> {
     let width = dag.inputs[0].len();
-    let mut layer: Vec<Future<u64>> = (0..width as u64)
+    let sources = (0..width as u64)
         .map(|i| graph.spawn("source", move || Ok(i)))
         .collect();
+    hpyx_random_from(graph, dag, sources)
+}
+
+/// The layers above `sources` (layer 0), and the final sum.
+fn hpyx_random_from(graph: TaskGraph, dag: &Layered, sources: Vec<Future<u64>>) -> Future<u64> {
+    let mut layer = sources;
     for spec in &dag.inputs {
         layer = spec
             .iter()
@@ -267,6 +277,44 @@ fn hpyx_random(graph: TaskGraph, dag: &Layered) -> Future<u64> {
             a.wrapping_add(*inputs.value::<u64>(i).unwrap())
         }))
     })
+}
+
+/// A random DAG built on unset promises: nothing runs until [`Built::run`].
+struct Built {
+    promises: Vec<Promise<u64>>,
+    total: Future<u64>,
+}
+
+impl Built {
+    /// Sets the sources (layer 0 gets `0..width`, as in `hpyx_random`) and
+    /// waits for the total.
+    fn run(self) -> u64 {
+        for (i, promise) in self.promises.into_iter().enumerate() {
+            promise.set_value(i as u64).unwrap();
+        }
+        *self.total.get().unwrap()
+    }
+}
+
+/// Builds the random DAG on one worker (as `hpyx` does) while nothing runs;
+/// returns it and how long building took.
+fn build_on_promises(graph: TaskGraph, dag: &Arc<Layered>) -> (Built, Duration) {
+    let (tx, rx) = mpsc::channel();
+    let d = Arc::clone(dag);
+    graph
+        .spawn("build", move || {
+            let start = Instant::now();
+            let (promises, sources): (Vec<_>, Vec<_>) = (0..d.inputs[0].len())
+                .map(|_| graph.promise::<u64>("source"))
+                .unzip();
+            let total = hpyx_random_from(graph, &d, sources);
+            let took = start.elapsed();
+            tx.send((Built { promises, total }, took)).unwrap();
+            Ok(())
+        })
+        .get()
+        .unwrap();
+    rx.recv().unwrap()
 }
 
 fn rayon_random(dag: &Layered) -> u64 {
@@ -296,6 +344,33 @@ fn random(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("hpyx-outside", nodes), |b| {
         b.iter(|| assert_eq!(*hpyx_random(graph, &dag).get().unwrap(), dag.expected))
+    });
+    // The two halves of `hpyx` apart (each with the other untimed): building
+    // on one worker while nothing runs (layer 0 is unset promises), and
+    // running the built graph on both workers from the moment the promises
+    // are set (a graph that was built ahead, so it starts cold in memory).
+    group.bench_function(BenchmarkId::new("hpyx-build-only", nodes), |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (built, took) = build_on_promises(graph, &dag);
+                    assert_eq!(built.run(), dag.expected);
+                    took
+                })
+                .sum()
+        })
+    });
+    group.bench_function(BenchmarkId::new("hpyx-run-only", nodes), |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let (built, _) = build_on_promises(graph, &dag);
+                    let start = Instant::now();
+                    assert_eq!(built.run(), dag.expected);
+                    start.elapsed()
+                })
+                .sum()
+        })
     });
     graph.pool().shutdown(ShutdownPolicy::Drain).unwrap();
 
