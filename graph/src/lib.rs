@@ -37,6 +37,7 @@ mod pending;
 mod promise;
 mod recording;
 mod small;
+mod spin;
 mod snapshot;
 mod state;
 mod successors;

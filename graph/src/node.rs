@@ -5,7 +5,7 @@ use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use hpyx_engine::{Job, JobRef};
 
@@ -16,6 +16,7 @@ use crate::hooks::FinishedNode;
 use crate::name::{NodeId, NodeName};
 use crate::pending::{PendingInputs, Readiness};
 use crate::small::SmallList;
+use crate::spin::{SpinGuard, SpinLock};
 use crate::state::{NodeState, StateWord, TransitionToRunning};
 use crate::successors::{Successor, SuccessorList};
 use crate::walk::CompletionWalk;
@@ -55,10 +56,10 @@ pub(crate) struct NodeCore {
     /// How many leading inputs are known to have succeeded (read and written
     /// under the `inputs` lock): lets `decided_early` scan each input once.
     succeeded_prefix: AtomicUsize,
-    successors: Mutex<SuccessorList>,
+    successors: SpinLock<SuccessorList>,
     /// Inputs in argument order. Released once the node has run, unless the
     /// node was created while recording (`keep_history`).
-    inputs: Mutex<NodeList>,
+    inputs: SpinLock<NodeList>,
     error: OnceLock<TaskError>,
     keep_history: bool,
     /// Created, started, finished: ns since the process epoch, 0 = unknown.
@@ -68,10 +69,8 @@ pub(crate) struct NodeCore {
     pub(crate) graph: &'static GraphShared,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Poisoning needs a panic while the lock is held; the guarded lists are
-    // valid after any such panic, so go on.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &SpinLock<T>) -> SpinGuard<'_, T> {
+    m.lock()
 }
 
 pub(crate) struct CoreInit {
@@ -99,8 +98,8 @@ impl NodeCore {
             winner: AtomicU32::new(NO_WINNER),
             unsuccessful_input: AtomicBool::new(false),
             succeeded_prefix: AtomicUsize::new(0),
-            successors: Mutex::new(SuccessorList::new(init.finished)),
-            inputs: Mutex::new(init.inputs),
+            successors: SpinLock::new(SuccessorList::new(init.finished)),
+            inputs: SpinLock::new(init.inputs),
             error: OnceLock::new(),
             keep_history: recording,
             times,
@@ -327,8 +326,8 @@ impl NodeCore {
 
 impl Drop for NodeCore {
     fn drop(&mut self) {
-        let inputs = std::mem::take(self.inputs.get_mut().unwrap_or_else(|e| e.into_inner()));
-        let successors = self.successors.get_mut().unwrap_or_else(|e| e.into_inner());
+        let inputs = std::mem::take(self.inputs.get_mut());
+        let successors = self.successors.get_mut();
         // A node that ran has let go of its inputs and emptied its successor
         // list: nothing to hand over.
         if inputs.is_empty() && successors.is_empty() {
