@@ -141,10 +141,19 @@ impl PyNode {
             runtime::check_not_forked()?;
         }
         self.future.on_complete(move || {
-            let _ = Python::try_attach(|py| {
-                if let Err(err) = callback.bind(py).call0() {
-                    err.write_unraisable(py, Some(callback.bind(py)));
-                }
+            let _ = crate::runtime::attach(|py| {
+                // A panic here would unwind out of `on_complete` itself when
+                // the node is already finished: report it like an exception.
+                let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    crate::fault::hit("callback");
+                    callback.bind(py).call0().map(drop)
+                }));
+                let err = match called {
+                    Ok(Ok(())) => return,
+                    Ok(Err(err)) => err,
+                    Err(panic) => errors::internal_error(&*panic),
+                };
+                err.write_unraisable(py, Some(callback.bind(py)));
             });
         });
         Ok(())

@@ -121,12 +121,10 @@ fn start(os_threads: Option<usize>, cfg: Vec<String>) -> PyResult<&'static Runti
         .thread_name("hpyx-worker")
         .on_worker_start(|_| attach_worker_thread_state())
         .on_worker_exit(|_| release_worker_thread_state())
-        // Attaching runs PyO3's deferred decrefs: objects whose last
-        // reference a worker dropped while detached (a finished task's value
-        // nobody waits for) are freed now, not at some later hpyx call.
-        .on_worker_idle(|_| {
-            let _ = Python::try_attach(|_| ());
-        });
+        // Detach a worker that stayed attached, and run PyO3's deferred
+        // decrefs: objects whose last reference a worker dropped while
+        // detached are freed now, not at some later hpyx call.
+        .on_worker_idle(|_| detach_idle_worker());
     for entry in &cfg {
         config = apply_cfg(config, entry)?;
     }
@@ -206,15 +204,87 @@ fn release_worker_thread_state() {
         return;
     }
     // SAFETY: the pair comes from `attach_worker_thread_state` on this same
-    // thread, which is detached now; restoring then releasing undoes it.
+    // thread. If the worker stayed attached it still is; otherwise restoring
+    // attaches it. Releasing then undoes the `PyGILState_Ensure`.
     unsafe {
-        ffi::PyEval_RestoreThread(tstate);
+        if !STICKY.replace(false) {
+            ffi::PyEval_RestoreThread(tstate);
+        }
         ffi::PyGILState_Release(gstate);
     }
 }
 
 fn interpreter_finalizing() -> bool {
-    Python::try_attach(|_| ()).is_none()
+    #[cfg(Py_3_13)]
+    // SAFETY: no preconditions; reads a runtime flag.
+    let finalizing = unsafe { ffi::Py_IsFinalizing() };
+    #[cfg(not(Py_3_13))]
+    // SAFETY: no preconditions; reads a runtime flag.
+    let finalizing = unsafe { _Py_IsFinalizing() };
+    finalizing != 0
+}
+
+#[cfg(not(Py_3_13))]
+extern "C" {
+    /// CPython < 3.13 exports it under its private name.
+    fn _Py_IsFinalizing() -> std::os::raw::c_int;
+}
+
+thread_local! {
+    /// True while this worker stays attached between tasks.
+    static STICKY: Cell<bool> = const { Cell::new(false) };
+    /// Waits on this thread's stack: they detach, and tasks run while
+    /// helping inside them attach and detach as usual.
+    static WAIT_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f` attached to the interpreter (`None` if it is finalizing).
+///
+/// A worker at the top of its loop *stays* attached afterwards, until it
+/// runs out of work (`detach_idle_worker`): consecutive tasks then cost no
+/// attach/detach each, and on a GIL build a worker keeps the GIL for a run
+/// of tasks instead of handing it over after every task (the stdlib's
+/// `ThreadPoolExecutor` workers behave the same way). Inside a wait the
+/// worker is detached (`detach`), and nested tasks attach as usual, paired
+/// with their own detach, so the wait's re-attach finds the state it left.
+#[inline]
+pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    if !STICKY.get() && WAIT_DEPTH.get() == 0 {
+        stay_attached();
+    }
+    Python::try_attach(f)
+}
+
+#[cold]
+fn stay_attached() {
+    let Some((_, tstate)) = WORKER_THREAD_STATE.get() else {
+        return; // not a worker: plain attach
+    };
+    if interpreter_finalizing() {
+        // Re-attaching now would end this thread inside Rust frames.
+        return;
+    }
+    // SAFETY: `tstate` is this worker's own thread state, saved by
+    // `attach_worker_thread_state` and detached now (not sticky, and no
+    // wait is detached on top of it), so restoring it is balanced by the
+    // `PyEval_SaveThread` in `detach_idle_worker` or the exit hook.
+    unsafe { ffi::PyEval_RestoreThread(tstate) };
+    STICKY.set(true);
+}
+
+/// Called when the worker runs out of work: detach if it stayed attached.
+/// Attaching then detaching once also runs PyO3's deferred decrefs (objects
+/// whose last reference was dropped while detached).
+fn detach_idle_worker() {
+    if STICKY.replace(false) {
+        let _ = Python::try_attach(|_| ());
+        // SAFETY: the worker is attached (sticky) with its own state and is
+        // outside any PyO3 attach guard (the engine calls the idle hook
+        // between jobs): saving detaches it, and the next task re-attaches.
+        unsafe { ffi::PyEval_SaveThread() };
+    } else {
+        let _ = Python::try_attach(|_| ());
+    }
 }
 
 /// `py.detach(f)` for waits that may outlast the interpreter.
@@ -244,8 +314,17 @@ where
             }
         }
     }
+    struct WaitDepth;
+    impl Drop for WaitDepth {
+        fn drop(&mut self) {
+            WAIT_DEPTH.set(WAIT_DEPTH.get() - 1);
+        }
+    }
     let guard = HangOnForcedUnwind;
+    WAIT_DEPTH.set(WAIT_DEPTH.get() + 1);
+    let depth = WaitDepth;
     let result = py.detach(f);
+    drop(depth);
     std::mem::forget(guard);
     result
 }

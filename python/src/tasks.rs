@@ -126,10 +126,12 @@ fn call(
     build: impl for<'py> FnOnce(Python<'py>) -> PyResult<CallArgs<'py>>,
     name: &str,
 ) -> Result<PyValue, TaskError> {
-    Python::try_attach(|py| {
+    crate::fault::hit("task.before_call");
+    crate::runtime::attach(|py| {
         let result = build(py).and_then(|(args, kwargs)| func.bind(py).call(args, kwargs.as_ref()));
         // Drop the function (and, with `build`, the arguments) while attached.
         drop(func);
+        crate::fault::hit("task.after_call");
         result.map(Bound::unbind).map_err(|e| errors::capture(py, e, name))
     })
     .unwrap_or_else(|| Err(errors::interpreter_gone()))
@@ -163,6 +165,7 @@ pub(crate) fn then(
         call(
             func,
             move |py| {
+                crate::fault::hit("then.build_args");
                 let mut items = Vec::with_capacity(args.bind(py).len() + 1);
                 items.push(value.clone_ref(py).into_bound(py));
                 items.extend(args.bind(py).iter());
@@ -237,7 +240,8 @@ fn when_all(inputs: Vec<PyRef<'_, PyNode>>) -> PyResult<PyNode> {
     let rt = runtime()?;
     let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
     let future = rt.graph.dataflow("when_all", nodes, |inputs: &Inputs<'_>| {
-        Python::try_attach(|py| {
+        crate::runtime::attach(|py| {
+            crate::fault::hit("when_all.build");
             let values = (0..inputs.len())
                 .map(|k| inputs.value::<PyValue>(k).expect("when_all input succeeded").bind(py).clone());
             PyTuple::new(py, values).map(|t| t.into_any().unbind()).map_err(|e| errors::capture(py, e, "when_all"))
@@ -258,7 +262,7 @@ fn when_any(inputs: Vec<PyRef<'_, PyNode>>, futures: Py<PyList>) -> PyResult<PyN
     };
     let future = first.then("when_any", move |index: &usize| {
         let index = *index;
-        Python::try_attach(|py| {
+        crate::runtime::attach(|py| {
             (index, futures.bind(py).clone())
                 .into_pyobject(py)
                 .map(|t| t.into_any().unbind())
