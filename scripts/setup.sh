@@ -29,7 +29,7 @@ if ((${#need_apt[@]})); then
 fi
 
 pythons=${HPYX_PYTHONS:-"3.11 3.13t"}
-test_deps=(pytest pytest-timeout hypothesis dask tqdm)
+test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask tqdm)
 
 # --- one venv per interpreter ---------------------------------------------------
 for version in $pythons; do
@@ -43,23 +43,25 @@ for version in $pythons; do
         "$base" -m venv "$venv"
     fi
     stamp="$venv/.deps-installed"
-    if [ ! -f "$stamp" ]; then
+    if [ "$(cat "$stamp" 2>/dev/null)" != "${test_deps[*]}" ]; then
         log "installing test dependencies into $venv"
         # --only-binary: recent hypothesis releases carry a PyO3 extension
         # that does not build for 3.13t; take the newest one with a wheel.
         "$venv/bin/python" -m pip install -q --disable-pip-version-check \
             --root-user-action=ignore --only-binary=hypothesis \
             maturin "${test_deps[@]}"
-        touch "$stamp"
+        echo "${test_deps[*]}" >"$stamp"
     fi
     # A target dir per interpreter: PyO3 is configured per interpreter, so a
-    # shared one would rebuild it on every switch.
+    # shared one would rebuild it on every switch. These are the dev/test
+    # builds: they carry the test-only fault injection (release wheels, from
+    # `maturin build`, never do).
     log "building hpyx into $venv"
     VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
         CARGO_TARGET_DIR="$PWD/target/py-$version" \
-        "$venv/bin/maturin" develop --release --quiet >/dev/null 2>&1 \
+        "$venv/bin/maturin" develop --release --features fault-injection --quiet >/dev/null 2>&1 \
         || VIRTUAL_ENV="$PWD/$venv" PATH="$PWD/$venv/bin:$PATH" \
             CARGO_TARGET_DIR="$PWD/target/py-$version" \
-            "$venv/bin/maturin" develop --release
+            "$venv/bin/maturin" develop --release --features fault-injection
     "$venv/bin/python" -c "import hpyx, sys; print('setup: hpyx', hpyx.__version__, 'on', sys.version.split()[0], 'GIL', 'on' if getattr(sys, '_is_gil_enabled', lambda: True)() else 'off', file=sys.stderr)"
 done

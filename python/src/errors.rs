@@ -64,6 +64,14 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: &TaskError) -> PyErr {
     PyRuntimeError::new_err(err.to_string())
 }
 
+/// A panic caught in the glue, as the exception that reports it.
+pub(crate) fn internal_error(payload: &(dyn std::any::Any + Send)) -> PyErr {
+    InternalError::new_err(format!(
+        "hpyx internal error (Rust panic in the runtime): {}",
+        hpyx_engine::panic_message(payload)
+    ))
+}
+
 /// The exception to raise for a wait that ended early.
 pub(crate) fn wait_error(err: WaitError<PyErr>) -> PyErr {
     match err {

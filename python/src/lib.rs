@@ -20,6 +20,7 @@
 
 mod debug;
 mod errors;
+mod fault;
 mod memory;
 mod node;
 mod runtime;
@@ -47,5 +48,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     debug::register(m)?;
     trace::register(m)?;
     memory::register(m)?;
+    fault::register(m)?;
     Ok(())
 }
