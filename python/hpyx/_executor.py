@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import threading
 import warnings
 
 from . import _core
-from ._future import _wrap
+from ._future import Future
 
 
 class HPXExecutor(cf.Executor):
@@ -45,10 +44,9 @@ class HPXExecutor(cf.Executor):
                     RuntimeWarning,
                     stacklevel=2,
                 )
-        self._shutdown = False
-        self._shutdown_lock = threading.Lock()
-        self._futures = []
-        self._prune_at = 1024
+        # The closed flag and the tracked futures live in Rust: `submit` is
+        # one call, race-free on free-threaded builds too.
+        self._core = _core.ExecutorCore(Future)
 
     @property
     def _max_workers(self):
@@ -64,17 +62,7 @@ class HPXExecutor(cf.Executor):
         Returns:
             A Future representing the given call.
         """
-        with self._shutdown_lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            future = _wrap(_core.spawn(fn, args, kwargs or None))
-            futures = self._futures
-            futures.append(future)
-            if len(futures) >= self._prune_at:
-                # Amortised O(1): forget finished futures when the list doubles.
-                futures[:] = [f for f in futures if not f._node.done()]
-                self._prune_at = max(1024, 2 * len(futures))
-            return future
+        return self._core.submit(fn, args, kwargs or None)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         """Clean-up the resources associated with the Executor.
@@ -90,16 +78,13 @@ class HPXExecutor(cf.Executor):
                 futures. Futures that are completed or running will not be
                 cancelled.
         """
-        with self._shutdown_lock:
-            self._shutdown = True
-            futures, self._futures = self._futures, []
+        nodes = self._core.close()
         if cancel_futures:
-            for future in futures:
-                future._node.cancel()
+            for node in nodes:
+                node.cancel()
         if wait:
             worker = _core.get_worker_thread_id()
-            for future in futures:
-                node = future._node
+            for node in nodes:
                 if worker >= 0 and node.running() and _runs_on(node, worker):
                     # Called from inside this task (or from a task nested in
                     # its wait, on the same worker): waiting for it would

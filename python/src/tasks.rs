@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::errors;
 use crate::node::{PyNode, PyPromise, PyValue};
@@ -135,6 +135,93 @@ fn call(
         result.map(Bound::unbind).map_err(|e| errors::capture(py, e, name))
     })
     .unwrap_or_else(|| Err(errors::interpreter_gone()))
+}
+
+/// The Rust half of `hpyx.HPXExecutor`: its closed flag and the futures it
+/// still tracks (for `shutdown(wait=True)` and `cancel_futures`), under one
+/// mutex, and `submit` in one call: no Python-level lock or bookkeeping per
+/// task. Finished futures are forgotten whenever the list doubles, so a
+/// long-lived executor does not grow.
+#[pyclass(frozen, module = "hpyx._core", name = "ExecutorCore")]
+struct ExecutorCore {
+    future_type: Py<PyType>,
+    tracked: std::sync::Mutex<Tracked>,
+}
+
+struct Tracked {
+    closed: bool,
+    nodes: Vec<hpyx_graph::Future<PyValue>>,
+    prune_at: usize,
+}
+
+const MIN_PRUNE_AT: usize = 1024;
+
+#[pymethods]
+impl ExecutorCore {
+    #[new]
+    fn new(future_type: Py<PyType>) -> ExecutorCore {
+        ExecutorCore {
+            future_type,
+            tracked: std::sync::Mutex::new(Tracked { closed: false, nodes: Vec::new(), prune_at: MIN_PRUNE_AT }),
+        }
+    }
+
+    /// Schedules `func(*args, **kwargs)` and returns its `hpyx.Future`.
+    #[pyo3(signature = (func, args, kwargs=None))]
+    fn submit<'py>(
+        &self,
+        py: Python<'py>,
+        func: PyValue,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // Shut down first, as the stdlib checks (before the argument).
+        if self.tracked.lock().unwrap_or_else(|e| e.into_inner()).closed {
+            return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
+        }
+        let rt = runtime()?;
+        // Resolve the name before locking: it may run Python
+        // (`__qualname__`), which must not happen under the lock.
+        let (func, name) = resolve(py, func, None)?;
+        let label = name.clone();
+        let future = {
+            let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+            if tracked.closed {
+                return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
+            }
+            let future = rt.graph.spawn(name, move || {
+                call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
+            });
+            tracked.nodes.push(future.clone());
+            if tracked.nodes.len() >= tracked.prune_at {
+                tracked.nodes.retain(|f| !f.is_finished());
+                tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
+            }
+            future
+        };
+        wrap(py, &self.future_type, PyNode::new(future))
+    }
+
+    /// Closes the executor and hands back the futures it tracked.
+    fn close(&self) -> Vec<PyNode> {
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        tracked.closed = true;
+        std::mem::take(&mut tracked.nodes).into_iter().map(PyNode::new).collect()
+    }
+
+    /// How many futures are tracked (for tests).
+    fn __len__(&self) -> usize {
+        self.tracked.lock().unwrap_or_else(|e| e.into_inner()).nodes.len()
+    }
+}
+
+/// A new `hpyx.Future` (`future_type`) around `node`, made the way
+/// `hpyx._future._wrap` makes one: without running `__init__`.
+fn wrap<'py>(py: Python<'py>, future_type: &Py<PyType>, node: PyNode) -> PyResult<Bound<'py, PyAny>> {
+    let future_type = future_type.bind(py);
+    let future = future_type.call_method1(pyo3::intern!(py, "__new__"), (future_type,))?;
+    future.setattr(pyo3::intern!(py, "_node"), Bound::new(py, node)?)?;
+    Ok(future)
 }
 
 /// `hpyx.async_` / `HPXExecutor.submit`: run `func(*args, **kwargs)`.
@@ -294,6 +381,7 @@ fn promise(name: Option<String>) -> PyResult<PyPromise> {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Named>()?;
+    m.add_class::<ExecutorCore>()?;
     m.add_function(wrap_pyfunction!(spawn, m)?)?;
     m.add_function(wrap_pyfunction!(dataflow, m)?)?;
     m.add_function(wrap_pyfunction!(when_all, m)?)?;

@@ -158,7 +158,7 @@ def test_finished_futures_are_not_kept_forever(executor):
         fs = [executor.submit(identity, i) for i in range(1500)]
         cf.wait(fs, timeout=WAIT)
     executor.submit(int).result(timeout=WAIT)
-    assert len(executor._futures) < 3000
+    assert len(executor._core) < 3000
 
 
 def test_submit_from_many_threads(executor):
