@@ -58,6 +58,12 @@ impl Latch {
         Latch { state: AtomicU8::new(UNSET), waiter }
     }
 
+    /// A latch whose waiter parks as an ordinary thread even on a pool
+    /// worker, for [`wait_until_helping`](crate::wait_until_helping).
+    pub fn new_parking() -> Latch {
+        Latch { state: AtomicU8::new(UNSET), waiter: Waiter::Thread(std::thread::current()) }
+    }
+
     /// True once [`Latch::set`] has been called. Acquire: what the setter
     /// wrote before `set` is visible after a `true`.
     #[inline]

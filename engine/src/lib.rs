@@ -41,5 +41,5 @@ pub use job::{FnJob, Job, JobRef};
 pub use latch::Latch;
 pub use pool::ThreadPool;
 pub use registry::ShutdownPolicy;
-pub use wait::{wait_until, HOOK_INTERVAL};
+pub use wait::{wait_until, wait_until_helping, HOOK_INTERVAL};
 pub use worker::{current_worker_index, panic_message};

@@ -37,6 +37,73 @@ pub fn wait_until<E>(
     }
 }
 
+/// Waits like [`wait_until`], but a worker runs only the jobs `next_job`
+/// hands it (targeted helping) and otherwise parks; `latch` must come from
+/// [`Latch::new_parking`].
+///
+/// General helping can deadlock when tasks block on *sibling* tasks: a
+/// worker waiting in task A may pick up task B that waits for A, and A
+/// cannot resume until B returns, because B runs on top of A's frames.
+/// Running only what the awaited result needs (the graph hands out queued
+/// nodes of the awaited node's own ancestry) cannot: anything such a nested
+/// job waits for that needed A to finish would be a genuine cycle. A job's
+/// tail job is pushed to the pool, not run here, for the same reason.
+///
+/// While parked the worker wakes at the latch, at the deadline, for the hook,
+/// and to ask `next_job` again (every 100 µs at first, backing off to 10 ms):
+/// work it needs can become runnable without the latch being set.
+pub fn wait_until_helping<E>(
+    latch: &Latch,
+    deadline: Option<Instant>,
+    hook: &mut dyn FnMut() -> Result<(), E>,
+    next_job: &mut dyn FnMut() -> Option<crate::JobRef>,
+) -> Result<(), WaitError<E>> {
+    if latch.probe() {
+        return Ok(());
+    }
+    let Some(worker) = crate::worker::current() else {
+        return wait_parked(latch, deadline, hook);
+    };
+    let limit = worker.registry().config().get_max_help_depth();
+    let depth = worker.help_depth().get();
+    if depth >= limit {
+        return Err(WaitError::TooDeep { limit });
+    }
+    worker.help_depth().set(depth + 1);
+    let _restore = RestoreDepth(&worker, depth);
+
+    const FIRST_POLL: Duration = Duration::from_micros(100);
+    const LAST_POLL: Duration = Duration::from_millis(10);
+    let mut poll = FIRST_POLL;
+    let mut next_hook = Instant::now() + HOOK_INTERVAL;
+    loop {
+        if latch.probe() {
+            return Ok(());
+        }
+        if let Some(job) = next_job() {
+            worker.execute_one(job);
+            poll = FIRST_POLL;
+            if deadline.is_some() || Instant::now() >= next_hook {
+                check_time(deadline, &mut next_hook, hook)?;
+            }
+            continue;
+        }
+        if !latch.prepare_park() {
+            return Ok(());
+        }
+        check_time(deadline, &mut next_hook, hook)?;
+        if latch.probe() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let wake_at = deadline.map_or(next_hook, |d| d.min(next_hook)).min(now + poll);
+        if wake_at > now {
+            std::thread::park_timeout(wake_at - now);
+        }
+        poll = (poll * 2).min(LAST_POLL);
+    }
+}
+
 fn wait_on_worker<E>(
     worker: &WorkerThread,
     latch: &Latch,

@@ -222,6 +222,16 @@ impl WorkerThread {
         x
     }
 
+    /// Runs `job` alone: its tail job, if any, is pushed to this worker's
+    /// deque instead of run here (a waiter runs only what it chose).
+    pub(crate) fn execute_one(&self, job: JobRef) {
+        match catch_unwind(AssertUnwindSafe(move || job.run())) {
+            Ok(Some(tail)) => self.push_local(tail),
+            Ok(None) => {}
+            Err(payload) => report_panic("a job", &*payload),
+        }
+    }
+
     /// Runs `job` and the tail jobs it returns. A panic escaping a job is
     /// reported and the worker goes on.
     #[inline]

@@ -92,7 +92,7 @@ impl<T: Send + Sync + 'static> Future<T> {
         deadline: Option<Instant>,
         hook: &mut dyn FnMut() -> Result<(), E>,
     ) -> Result<Outcome<'_, T>, WaitError<E>> {
-        wait_node(&*self.node, deadline, hook)?;
+        wait_node(self.node.clone(), deadline, hook)?;
         Ok(self.outcome().expect("finished after wait"))
     }
 
@@ -184,7 +184,7 @@ impl NodeRef {
         deadline: Option<Instant>,
         hook: &mut dyn FnMut() -> Result<(), E>,
     ) -> Result<NodeState, WaitError<E>> {
-        wait_node(&*self.0, deadline, hook)?;
+        wait_node(self.0.clone(), deadline, hook)?;
         Ok(self.state())
     }
 
@@ -206,7 +206,7 @@ impl<T: Send + Sync + 'static> From<&Future<T>> for NodeRef {
 }
 
 fn wait_node<E>(
-    node: &dyn GraphNode,
+    node: Arc<dyn GraphNode>,
     deadline: Option<Instant>,
     hook: &mut dyn FnMut() -> Result<(), E>,
 ) -> Result<(), WaitError<E>> {
@@ -214,11 +214,46 @@ fn wait_node<E>(
     if core.state.load().is_finished() {
         return Ok(());
     }
-    let latch = Arc::new(Latch::new());
+    if hpyx_engine::current_worker_index().is_none() {
+        let latch = Arc::new(Latch::new());
+        if core.add_successor(Successor::Latch(Arc::clone(&latch))).is_err() {
+            return Ok(());
+        }
+        return hpyx_engine::wait_until(&latch, deadline, hook);
+    }
+    // On a worker: help only with what this node needs (see
+    // `wait_until_helping` for why not with anything).
+    let latch = Arc::new(Latch::new_parking());
     if core.add_successor(Successor::Latch(Arc::clone(&latch))).is_err() {
         return Ok(());
     }
-    hpyx_engine::wait_until(&latch, deadline, hook)
+    hpyx_engine::wait_until_helping(&latch, deadline, hook, &mut || queued_ancestor(&node))
+}
+
+/// How many nodes one search for a queued ancestor visits at most.
+const ANCESTRY_SEARCH_LIMIT: usize = 4096;
+
+/// A queued (`Ready`) node among `node` and its unfinished ancestry, found
+/// by an iterative search through the inputs of pending nodes.
+fn queued_ancestor(node: &Arc<dyn GraphNode>) -> Option<hpyx_engine::JobRef> {
+    let mut stack = vec![Arc::clone(node)];
+    let mut seen = std::collections::HashSet::new();
+    let mut visited = 0;
+    while let Some(candidate) = stack.pop() {
+        match candidate.core().state.load() {
+            NodeState::Ready => return Some(candidate as hpyx_engine::JobRef),
+            NodeState::Pending if visited < ANCESTRY_SEARCH_LIMIT => {
+                visited += 1;
+                for input in candidate.core().inputs_snapshot() {
+                    if seen.insert(input.core().id()) {
+                        stack.push(input);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn on_complete_node(core: &crate::node::NodeCore, f: Box<dyn FnOnce() + Send>) {
