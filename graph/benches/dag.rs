@@ -327,7 +327,13 @@ fn rayon_random(dag: &Layered) -> u64 {
 }
 
 fn random(c: &mut Criterion) {
-    let mut group = c.benchmark_group("random");
+    random_group(c, "random");
+}
+
+/// The random-DAG group under `name` (`dag_mimalloc.rs` runs it again with
+/// another allocator).
+pub(crate) fn random_group(c: &mut Criterion, name: &str) {
+    let mut group = c.benchmark_group(name);
     let dag = Arc::new(Layered::generate(LAYERS, WIDTH, 0x2545_F491_4F6C_DD1D));
     let nodes = dag.nodes();
     group.throughput(Throughput::Elements(nodes as u64));
@@ -382,7 +388,7 @@ fn random(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
+pub(crate) fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
