@@ -63,6 +63,13 @@ def _futures_arg(futures, fname):
             futures = tuple(futures[0])
         except TypeError:
             pass
+    try:
+        # Fast path: all hpyx futures (a million of them, maybe).
+        nodes = [f._node for f in futures]
+        if all(type(n) is _core.Node for n in nodes):
+            return list(futures), nodes
+    except AttributeError:
+        pass
     nodes = []
     for f in futures:
         node = _node_of(f)
@@ -72,6 +79,10 @@ def _futures_arg(futures, fname):
             )
         nodes.append(node)
     return list(futures), nodes
+
+
+# `async_` goes through the executor's one-call Rust path, untracked.
+_SPAWNER = _core.ExecutorCore(Future, track=False)
 
 
 def async_(fn, /, *args, **kwargs):
@@ -85,7 +96,7 @@ def async_(fn, /, *args, **kwargs):
     Returns:
         A Future for the result.
     """
-    return _wrap(_core.spawn(fn, args, kwargs or None))
+    return _SPAWNER.submit(fn, args, kwargs or None)
 
 
 def dataflow(fn, /, *args, **kwargs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import time
 import warnings
 
 from . import _core
@@ -63,6 +64,58 @@ class HPXExecutor(cf.Executor):
             A Future representing the given call.
         """
         return self._core.submit(fn, args, kwargs or None)
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """Returns an iterator equivalent to map(fn, iter).
+
+        Args:
+            fn: A callable that will take as many arguments as there are
+                passed iterables.
+            timeout: The maximum number of seconds to wait. If None, then there
+                is no limit on the wait time.
+            chunksize: The size of the chunks the iterable will be broken into
+                before being passed to a child process. This argument is only
+                used by ProcessPoolExecutor; it is ignored by
+                ThreadPoolExecutor.
+
+        Returns:
+            An iterator equivalent to: map(func, *iterables) but the calls may
+            be evaluated out-of-order.
+
+        Raises:
+            TimeoutError: If the entire result iterator could not be generated
+                before the given timeout.
+            Exception: If fn(*args) raises for any values.
+        """
+        # The stdlib's Executor.map, with one call per item into Rust and no
+        # cancel() of every future after its result.
+        if timeout is not None:
+            end_time = timeout + time.monotonic()
+        submit = self._core.submit
+        fs = [submit(fn, args) for args in zip(*iterables)]
+
+        def result_iterator():
+            try:
+                fs.reverse()
+                while fs:
+                    # Like the stdlib: keep no reference to the popped future
+                    # while suspended at the yield.
+                    future = fs.pop()
+                    try:
+                        if timeout is None:
+                            value = future.result()
+                        else:
+                            value = future.result(end_time - time.monotonic())
+                    except BaseException:
+                        future.cancel()
+                        raise
+                    del future
+                    yield value
+            finally:
+                for future in fs:
+                    future.cancel()
+
+        return result_iterator()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         """Clean-up the resources associated with the Executor.

@@ -145,6 +145,8 @@ fn call(
 #[pyclass(frozen, module = "hpyx._core", name = "ExecutorCore")]
 struct ExecutorCore {
     future_type: Py<PyType>,
+    /// False for `hpyx.async_`, which needs no shutdown bookkeeping.
+    track: bool,
     tracked: std::sync::Mutex<Tracked>,
 }
 
@@ -159,9 +161,11 @@ const MIN_PRUNE_AT: usize = 1024;
 #[pymethods]
 impl ExecutorCore {
     #[new]
-    fn new(future_type: Py<PyType>) -> ExecutorCore {
+    #[pyo3(signature = (future_type, track=true))]
+    fn new(future_type: Py<PyType>, track: bool) -> ExecutorCore {
         ExecutorCore {
             future_type,
+            track,
             tracked: std::sync::Mutex::new(Tracked { closed: false, nodes: Vec::new(), prune_at: MIN_PRUNE_AT }),
         }
     }
@@ -176,7 +180,7 @@ impl ExecutorCore {
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         // Shut down first, as the stdlib checks (before the argument).
-        if self.tracked.lock().unwrap_or_else(|e| e.into_inner()).closed {
+        if self.track && self.tracked.lock().unwrap_or_else(|e| e.into_inner()).closed {
             return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
         }
         let rt = runtime()?;
@@ -184,14 +188,18 @@ impl ExecutorCore {
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
         let label = name.clone();
+        let body = move || {
+            call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
+        };
+        if !self.track {
+            return wrap(py, &self.future_type, PyNode::new(rt.graph.spawn(name, body)));
+        }
         let future = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
                 return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
             }
-            let future = rt.graph.spawn(name, move || {
-                call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
-            });
+            let future = rt.graph.spawn(name, body);
             tracked.nodes.push(future.clone());
             if tracked.nodes.len() >= tracked.prune_at {
                 tracked.nodes.retain(|f| !f.is_finished());
