@@ -5,6 +5,7 @@
 #   ci/miri.sh                 # unit and integration tests of hpyx-engine
 #                              # and hpyx-graph, except the load tests
 #   HPYX_MIRI_ALL=1 ci/miri.sh # also tests/stress.rs (very slow under Miri)
+#   ci/miri.sh --release       # extra arguments go to `cargo miri test`
 #
 # Needs a nightly toolchain with the miri and rust-src components; installs
 # them with rustup if it can, and fails loudly (exit 2) if it cannot: it
@@ -43,6 +44,10 @@ cargo "+$toolchain" miri test --lib -p hpyx-engine -p hpyx-graph "$@"
 #   stress       load tests: hours under Miri (HPYX_MIRI_ALL=1 runs them)
 #   global_lazy  counts OS threads in /proc/self/task, which under Miri are
 #                the interpreter's own threads, not the program's
+# and single tests that cannot hold under Miri:
+#   a_failed_thread_spawn_is_reported  Miri ignores a thread's stack size,
+#                                      so the 256 TiB stack does not fail
+skip_tests=(--skip a_failed_thread_spawn_is_reported)
 skip=" global_lazy "
 [ "${HPYX_MIRI_ALL:-0}" = 1 ] || skip="$skip stress "
 failed=()
@@ -51,7 +56,8 @@ for crate in engine graph; do
         name=$(basename "$f" .rs)
         case "$skip" in *" $name "*) echo "== miri: $crate/tests/$name.rs skipped (see ci/miri.sh)" >&2; continue ;; esac
         echo "== miri: $crate/tests/$name.rs" >&2
-        cargo "+$toolchain" miri test -p "hpyx-$crate" --test "$name" "$@" || failed+=("$crate/tests/$name.rs")
+        cargo "+$toolchain" miri test -p "hpyx-$crate" --test "$name" "$@" -- "${skip_tests[@]}" \
+            || failed+=("$crate/tests/$name.rs")
     done
 done
 if ((${#failed[@]})); then

@@ -13,9 +13,10 @@
   test-parallel``), which is the other half of E30.
 - E29: 16 tasks block on each other inside Rust waits (a chain of nested
   ``result()`` calls on a 2-worker pool, so the waits nest and help) while
-  another thread calls ``gc.collect()`` in a loop and toggles
-  ``sys.setprofile`` and ``threading.setprofile_all_threads`` (a
-  stop-the-world on 3.13t): no deadlock. In a subprocess, so a deadlock is a
+  another thread calls ``gc.collect()`` in a loop (a stop-the-world on
+  3.13t) and toggles ``sys.setprofile`` (and, on GIL builds of 3.12+,
+  ``threading.setprofile_all_threads``: on 3.13t that one crashes CPython
+  when it races running threads, with or without hpyx): no deadlock. In a subprocess, so a deadlock is a
   timeout there, not a hung test run.
 """
 
@@ -272,6 +273,10 @@ import gc, sys, threading, time
 import hpyx
 
 hpyx.init(os_threads=2)
+# CPython 3.13t's setprofile_all_threads crashes (SIGSEGV) when it races
+# running threads, hpyx or not (plain threading.Thread workers computing
+# fib crash it as well): only on GIL builds.
+ALL_THREADS = getattr(sys, "_is_gil_enabled", lambda: True)()
 stop = threading.Event()
 toggles = [0]
 
@@ -283,7 +288,7 @@ def toggler():
         gc.collect()
         sys.setprofile(prof)
         sys.setprofile(None)
-        if hasattr(threading, "setprofile_all_threads"):
+        if ALL_THREADS and hasattr(threading, "setprofile_all_threads"):
             threading.setprofile_all_threads(prof)
             threading.setprofile_all_threads(None)
         toggles[0] += 1
@@ -300,7 +305,18 @@ def fib(n):
     b = hpyx.async_(fib, n - 2)
     return a.result(timeout=60) + b.result(timeout=60)
 
+def link(prev):
+    return prev.result(timeout=60) + 1
+
 for round_ in range(ROUNDS):
+    # A chain of 16 tasks, each blocked on the one before, through a gate.
+    gate = hpyx.Future()
+    prev = gate
+    for i in range(16):
+        prev = hpyx.async_(link, prev)
+    time.sleep(0.01)
+    gate.set_result(0)
+    assert prev.result(timeout=60) == 16, round_
     # 16 tasks blocked on one gate (nested on the two workers' stacks while
     # the toggler stops the world again and again), then released together.
     gate = hpyx.Future()
@@ -375,24 +391,37 @@ try:
     print("result", f2.result(timeout=10))
 except cf.TimeoutError:
     print("timeout", f1._node.state, f2._node.state)
+# The same, 16 long.
+gate = hpyx.Future()
+prev = gate
+for i in range(16):
+    prev = hpyx.async_(link, prev)
+time.sleep(0.05)
+gate.set_result(0)
+try:
+    print("result", prev.result(timeout=10))
+except cf.TimeoutError:
+    print("timeout")
 """
 
 
 @pytest.mark.thread_unsafe(reason="runs a subprocess with its own pool")
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a worker waiting on a future helps by running any ready job "
-    "(engine/src/wait.rs wait_on_worker -> find_work), here the task that waits on the "
-    "task below it on the same stack; neither can return first, so a plain chain "
-    "f2 = submit(lambda: f1.result()+1), f1 = submit(lambda: gate.result()+1) on one worker "
-    "ends only at the inner timeout (ThreadPoolExecutor(1) runs it fine)",
-)
-def test_chain_of_tasks_waiting_on_their_predecessor_through_a_gate():
-    proc = check_py(_CHAIN_THROUGH_A_GATE, env={"HPYX_OS_THREADS": "1"}, timeout=60)
-    assert proc.stdout.split() == ["result", "2"], proc.stdout
+@pytest.mark.parametrize("workers", [1, 2])
+def test_chain_of_tasks_waiting_on_their_predecessor_through_a_gate(workers):
+    # Found by the E29 test: on one worker, f1 waits on the gate and helps by
+    # running f2, which waits on f1 below it on the same stack; neither could
+    # return first until the inner timeout (ThreadPoolExecutor(1) runs it
+    # fine). Fixed in dadf925: a waiting worker helps only with the awaited
+    # node's queued ancestry.
+    proc = check_py(_CHAIN_THROUGH_A_GATE, env={"HPYX_OS_THREADS": str(workers)}, timeout=60)
+    assert proc.stdout.split() == ["result", "2", "result", "16"], proc.stdout
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="threading.setprofile_all_threads is 3.12+")
+@pytest.mark.skipif(
+    not getattr(sys, "_is_gil_enabled", lambda: True)(),
+    reason="CPython 3.13t: setprofile_all_threads racing running threads crashes (without hpyx too)",
+)
 @pytest.mark.thread_unsafe(reason="installs a profile function on every thread")
 def test_profile_all_threads_reaches_workers_and_is_removed():
     calls = collections.Counter()
