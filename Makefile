@@ -46,3 +46,19 @@ bench-rust: ## criterion benchmarks against rayon
 lint: ## rustfmt check and clippy
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: test-parallel
+test-parallel: ## Python suite on 3.13t under pytest-run-parallel (8 threads per test)
+	.venv-313t/bin/python -m pytest -q -p no:cacheprovider --parallel-threads=8 tests/python
+
+.PHONY: soak
+soak: ## Long soak: random DAGs for HPYX_SOAK_SECONDS (default 300) + 1M-task leak rounds
+	bash ci/soak.sh
+
+.PHONY: miri
+miri: ## Miri over the engine's and graph's tests (nightly miri; fails loudly if unavailable)
+	bash ci/miri.sh
+
+.PHONY: tsan
+tsan: ## ThreadSanitizer over the Rust tests (nightly + rust-src; fails loudly if unavailable)
+	bash ci/tsan.sh

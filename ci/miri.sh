@@ -47,7 +47,11 @@ cargo "+$toolchain" miri test --lib -p hpyx-engine -p hpyx-graph "$@"
 # and single tests that cannot hold under Miri:
 #   a_failed_thread_spawn_is_reported  Miri ignores a thread's stack size,
 #                                      so the 256 TiB stack does not fail
-skip_tests=(--skip a_failed_thread_spawn_is_reported)
+#   *100k*, fan_in_1m, failure_chain_propagates, nested_fib_one_worker
+#                                      100,000s of nodes against wall-clock
+#                                      deadlines: Miri is ~1000x slower
+skip_tests=(--skip a_failed_thread_spawn_is_reported --skip 100k --skip fan_in_1m
+    --skip failure_chain_propagates --skip nested_fib_one_worker)
 skip=" global_lazy "
 [ "${HPYX_MIRI_ALL:-0}" = 1 ] || skip="$skip stress "
 failed=()
