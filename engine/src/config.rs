@@ -142,10 +142,14 @@ impl Config {
             )));
         }
         if matches!(self.stack_size, Some(s) if s < 64 * 1024) {
-            return Err(PoolError::invalid_config("stack_size must be at least 65536 bytes"));
+            return Err(PoolError::invalid_config(
+                "stack_size must be at least 65536 bytes",
+            ));
         }
         if self.max_help_depth == 0 {
-            return Err(PoolError::invalid_config("max_help_depth must be at least 1"));
+            return Err(PoolError::invalid_config(
+                "max_help_depth must be at least 1",
+            ));
         }
         Ok(())
     }

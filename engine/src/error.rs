@@ -23,25 +23,39 @@ enum ErrorKind {
 
 impl PoolError {
     pub(crate) fn invalid_config(msg: impl Into<String>) -> PoolError {
-        PoolError { kind: ErrorKind::InvalidConfig(msg.into()) }
+        PoolError {
+            kind: ErrorKind::InvalidConfig(msg.into()),
+        }
     }
     pub(crate) fn already_started(running: usize, requested: usize) -> PoolError {
-        PoolError { kind: ErrorKind::AlreadyStarted { running, requested } }
+        PoolError {
+            kind: ErrorKind::AlreadyStarted { running, requested },
+        }
     }
     pub(crate) fn not_started() -> PoolError {
-        PoolError { kind: ErrorKind::NotStarted }
+        PoolError {
+            kind: ErrorKind::NotStarted,
+        }
     }
     pub(crate) fn shut_down() -> PoolError {
-        PoolError { kind: ErrorKind::ShutDown }
+        PoolError {
+            kind: ErrorKind::ShutDown,
+        }
     }
     pub(crate) fn forked() -> PoolError {
-        PoolError { kind: ErrorKind::Forked }
+        PoolError {
+            kind: ErrorKind::Forked,
+        }
     }
     pub(crate) fn shutdown_from_worker() -> PoolError {
-        PoolError { kind: ErrorKind::ShutdownFromWorker }
+        PoolError {
+            kind: ErrorKind::ShutdownFromWorker,
+        }
     }
     pub(crate) fn spawn(err: io::Error) -> PoolError {
-        PoolError { kind: ErrorKind::Spawn(err) }
+        PoolError {
+            kind: ErrorKind::Spawn(err),
+        }
     }
 
     /// The global pool is already running (with a different size).

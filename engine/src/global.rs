@@ -43,7 +43,10 @@ pub fn init_global(config: Config) -> Result<ThreadPool, PoolError> {
             if pool.num_workers() == config.get_num_workers() {
                 Ok(pool)
             } else {
-                Err(PoolError::already_started(pool.num_workers(), config.get_num_workers()))
+                Err(PoolError::already_started(
+                    pool.num_workers(),
+                    config.get_num_workers(),
+                ))
             }
         }
         State::ShutDown => Err(PoolError::shut_down()),
@@ -92,7 +95,9 @@ pub fn is_global_running() -> bool {
 pub fn shutdown_global(policy: ShutdownPolicy) -> Result<(), PoolError> {
     let mut state = lock_state();
     if let State::Running = *state {
-        POOL.get().expect("running global pool is set").shutdown(policy)?;
+        POOL.get()
+            .expect("running global pool is set")
+            .shutdown(policy)?;
     }
     *state = State::ShutDown;
     Ok(())

@@ -38,11 +38,17 @@ pub struct Latch {
 }
 
 enum Waiter {
-    Worker { registry: Arc<Registry>, index: usize },
+    Worker {
+        registry: Arc<Registry>,
+        index: usize,
+    },
     Thread(Thread),
     /// A worker of a bare `Sleep`: the loom models have no registry.
     #[cfg(all(test, loom))]
-    Model { sleep: crate::loom::sync::Arc<crate::sleep::Sleep>, index: usize },
+    Model {
+        sleep: crate::loom::sync::Arc<crate::sleep::Sleep>,
+        index: usize,
+    },
 }
 
 impl Latch {
@@ -55,13 +61,19 @@ impl Latch {
             },
             None => Waiter::Thread(std::thread::current()),
         };
-        Latch { state: AtomicU8::new(UNSET), waiter }
+        Latch {
+            state: AtomicU8::new(UNSET),
+            waiter,
+        }
     }
 
     /// A latch whose waiter parks as an ordinary thread even on a pool
     /// worker, for [`wait_until_helping`](crate::wait_until_helping).
     pub fn new_parking() -> Latch {
-        Latch { state: AtomicU8::new(UNSET), waiter: Waiter::Thread(std::thread::current()) }
+        Latch {
+            state: AtomicU8::new(UNSET),
+            waiter: Waiter::Thread(std::thread::current()),
+        }
     }
 
     /// True once [`Latch::set`] has been called. Acquire: what the setter
@@ -89,8 +101,14 @@ impl Latch {
 
     /// A latch waited on by worker `index` of a bare `Sleep` (loom models).
     #[cfg(all(test, loom))]
-    pub(crate) fn for_model(sleep: crate::loom::sync::Arc<crate::sleep::Sleep>, index: usize) -> Latch {
-        Latch { state: AtomicU8::new(UNSET), waiter: Waiter::Model { sleep, index } }
+    pub(crate) fn for_model(
+        sleep: crate::loom::sync::Arc<crate::sleep::Sleep>,
+        index: usize,
+    ) -> Latch {
+        Latch {
+            state: AtomicU8::new(UNSET),
+            waiter: Waiter::Model { sleep, index },
+        }
     }
 
     /// For an ordinary thread: announce that it is about to park. False if

@@ -36,7 +36,9 @@ mod worker;
 
 pub use config::{Config, WorkerHook, DEFAULT_MAX_HELP_DEPTH, DEFAULT_STACK_SIZE};
 pub use error::{PoolError, WaitError};
-pub use global::{global_pool, global_pool_or_init, init_global, is_global_running, shutdown_global};
+pub use global::{
+    global_pool, global_pool_or_init, init_global, is_global_running, shutdown_global,
+};
 pub use job::{FnJob, Job, JobRef};
 pub use latch::Latch;
 pub use pool::ThreadPool;

@@ -32,7 +32,9 @@ pub struct ThreadPool {
 impl ThreadPool {
     /// Starts the workers.
     pub fn new(config: Config) -> Result<ThreadPool, PoolError> {
-        Ok(ThreadPool { registry: Registry::new(config)? })
+        Ok(ThreadPool {
+            registry: Registry::new(config)?,
+        })
     }
 
     /// Runs `f` on the pool. Fails once the pool is shut down.
@@ -64,7 +66,8 @@ impl ThreadPool {
     /// The calling thread's index if it is one of *this* pool's workers.
     pub fn current_worker_index(&self) -> Option<usize> {
         worker::with_current(|w| {
-            w.filter(|w| Arc::ptr_eq(w.registry(), &self.registry)).map(|w| w.index())
+            w.filter(|w| Arc::ptr_eq(w.registry(), &self.registry))
+                .map(|w| w.index())
         })
     }
 

@@ -177,7 +177,9 @@ impl Registry {
             ShutdownPolicy::Drain => DRAIN,
             ShutdownPolicy::Cancel => CANCEL,
         };
-        let _ = self.terminate.compare_exchange(RUNNING, wanted, Ordering::AcqRel, Ordering::Acquire);
+        let _ =
+            self.terminate
+                .compare_exchange(RUNNING, wanted, Ordering::AcqRel, Ordering::Acquire);
         if wanted == CANCEL {
             self.terminate.store(CANCEL, Ordering::Release);
         }

@@ -96,7 +96,9 @@ pub fn wait_until_helping<E>(
             return Ok(());
         }
         let now = Instant::now();
-        let wake_at = deadline.map_or(next_hook, |d| d.min(next_hook)).min(now + poll);
+        let wake_at = deadline
+            .map_or(next_hook, |d| d.min(next_hook))
+            .min(now + poll);
         if wake_at > now {
             std::thread::park_timeout(wake_at - now);
         }

@@ -60,7 +60,9 @@ pub(crate) fn run_worker(registry: Arc<Registry>, index: usize, deque: Worker<Jo
         deque,
         index,
         registry: Arc::clone(&registry),
-        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+        rng: Cell::new(
+            0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
+        ),
         help_depth: Cell::new(0),
         searches: Cell::new(0),
     });

@@ -35,7 +35,10 @@ fn idle_hook_runs_after_work_runs_out() {
         // job arrived).
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while idle.load(Ordering::SeqCst) < round {
-            assert!(std::time::Instant::now() < deadline, "idle hook not called after round {round}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle hook not called after round {round}"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }

@@ -21,7 +21,9 @@ pub struct Future<T> {
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
-        Future { node: Arc::clone(&self.node) }
+        Future {
+            node: Arc::clone(&self.node),
+        }
     }
 }
 
@@ -109,9 +111,10 @@ impl<T: Send + Sync + 'static> Future<T> {
         U: Send + Sync + 'static,
         F: FnOnce(&T) -> Result<U, TaskError> + Send + 'static,
     {
-        self.graph().dataflow(name, [self.node()], move |inputs: &Inputs<'_>| {
-            f(inputs.value::<T>(0).expect("then's input succeeded"))
-        })
+        self.graph()
+            .dataflow(name, [self.node()], move |inputs: &Inputs<'_>| {
+                f(inputs.value::<T>(0).expect("then's input succeeded"))
+            })
     }
 
     /// Runs `f` once finished, on the thread that finishes the node, or at
@@ -216,7 +219,10 @@ fn wait_node<E>(
     }
     if hpyx_engine::current_worker_index().is_none() {
         let latch = Arc::new(Latch::new());
-        if core.add_successor(Successor::Latch(Arc::clone(&latch))).is_err() {
+        if core
+            .add_successor(Successor::Latch(Arc::clone(&latch)))
+            .is_err()
+        {
             return Ok(());
         }
         return hpyx_engine::wait_until(&latch, deadline, hook);
@@ -224,7 +230,10 @@ fn wait_node<E>(
     // On a worker: help only with what this node needs (see
     // `wait_until_helping` for why not with anything).
     let latch = Arc::new(Latch::new_parking());
-    if core.add_successor(Successor::Latch(Arc::clone(&latch))).is_err() {
+    if core
+        .add_successor(Successor::Latch(Arc::clone(&latch)))
+        .is_err()
+    {
         return Ok(());
     }
     hpyx_engine::wait_until_helping(&latch, deadline, hook, &mut || queued_ancestor(&node))

@@ -58,7 +58,11 @@ impl GraphShared {
     /// Tells the finish hook, if any, about `node`.
     #[cold]
     pub(crate) fn report_finished(&self, node: &FinishedNode<'_>) {
-        let hook = self.finish_hook.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let hook = self
+            .finish_hook
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some(hook) = hook {
             hooks::call(&hook, node);
         }
@@ -145,7 +149,11 @@ impl TaskGraph {
     /// finishes from now on. While a hook is set, new nodes are timed.
     pub fn set_finish_hook(&self, hook: Option<FinishHook>) {
         let on = hook.is_some();
-        *self.shared.finish_hook.write().unwrap_or_else(|e| e.into_inner()) = hook;
+        *self
+            .shared
+            .finish_hook
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = hook;
         self.shared.hooked.store(on, Ordering::Relaxed);
         self.set_timing(on);
     }
@@ -161,7 +169,12 @@ impl TaskGraph {
         T: Send + Sync + 'static,
         F: FnOnce() -> Result<T, TaskError> + Send + 'static,
     {
-        self.build(name.into(), NodeKind::Pooled, NodeList::new(), Some(Box::new(move |_: &Inputs<'_>| f())))
+        self.build(
+            name.into(),
+            NodeKind::Pooled,
+            NodeList::new(),
+            Some(Box::new(move |_: &Inputs<'_>| f())),
+        )
     }
 
     /// Runs `f` on the pool once every input has succeeded; if an input
@@ -191,10 +204,20 @@ impl TaskGraph {
         let nodes = inputs.iter().map(|f| f.node().into_node()).collect();
         let body: Body<Vec<T>> = Box::new(|inputs: &Inputs<'_>| {
             Ok((0..inputs.len())
-                .map(|i| inputs.value::<T>(i).expect("when_all input succeeded").clone())
+                .map(|i| {
+                    inputs
+                        .value::<T>(i)
+                        .expect("when_all input succeeded")
+                        .clone()
+                })
                 .collect())
         });
-        self.build(NodeName::Static("when_all"), NodeKind::Inline, nodes, Some(body))
+        self.build(
+            NodeName::Static("when_all"),
+            NodeKind::Inline,
+            nodes,
+            Some(body),
+        )
     }
 
     /// Finishes when the first of `inputs` finishes, whatever its outcome,
@@ -206,12 +229,28 @@ impl TaskGraph {
         }
         let body: Body<usize> =
             Box::new(|inputs: &Inputs<'_>| Ok(inputs.winner().expect("when_any has a winner")));
-        Some(self.build(NodeName::Static("when_any"), NodeKind::WhenAny, inputs, Some(body)))
+        Some(self.build(
+            NodeName::Static("when_any"),
+            NodeKind::WhenAny,
+            inputs,
+            Some(body),
+        ))
     }
 
     /// An already finished node holding `value`.
-    pub fn ready<T: Send + Sync + 'static>(&self, name: impl Into<NodeName>, value: T) -> Future<T> {
-        let core = self.core(name.into(), NodeKind::Inline, NodeState::Succeeded, 0, NodeList::new(), true);
+    pub fn ready<T: Send + Sync + 'static>(
+        &self,
+        name: impl Into<NodeName>,
+        value: T,
+    ) -> Future<T> {
+        let core = self.core(
+            name.into(),
+            NodeKind::Inline,
+            NodeState::Succeeded,
+            0,
+            NodeList::new(),
+            true,
+        );
         core.publish_ready_times();
         let node: Arc<Node<T>> = Arc::new(Node::with_value(core, value));
         self.register(&node);
@@ -219,7 +258,11 @@ impl TaskGraph {
     }
 
     /// An already failed node.
-    pub fn failed<T: Send + Sync + 'static>(&self, name: impl Into<NodeName>, error: TaskError) -> Future<T> {
+    pub fn failed<T: Send + Sync + 'static>(
+        &self,
+        name: impl Into<NodeName>,
+        error: TaskError,
+    ) -> Future<T> {
         let (promise, future) = self.promise(name);
         promise.set_error(error);
         future
@@ -227,7 +270,10 @@ impl TaskGraph {
 
     /// A node completed from outside: the [`Promise`] sets its outcome;
     /// dropping the promise unset fails the node with a broken-promise error.
-    pub fn promise<T: Send + Sync + 'static>(&self, name: impl Into<NodeName>) -> (Promise<T>, Future<T>) {
+    pub fn promise<T: Send + Sync + 'static>(
+        &self,
+        name: impl Into<NodeName>,
+    ) -> (Promise<T>, Future<T>) {
         let future = self.build::<T>(name.into(), NodeKind::Promise, NodeList::new(), None);
         (Promise::new(future.clone()), future)
     }
@@ -253,7 +299,17 @@ impl TaskGraph {
         inputs: NodeList,
         finished: bool,
     ) -> NodeCore {
-        NodeCore::new(self.shared, CoreInit { name, kind, state, pending_inputs, inputs, finished })
+        NodeCore::new(
+            self.shared,
+            CoreInit {
+                name,
+                kind,
+                state,
+                pending_inputs,
+                inputs,
+                finished,
+            },
+        )
     }
 
     fn register<T: Send + Sync + 'static>(&self, node: &Arc<Node<T>>) {
@@ -277,13 +333,23 @@ impl TaskGraph {
             NodeKind::Promise => 0,
             NodeKind::Pooled | NodeKind::Inline => inputs.len(),
         };
-        let core = self.core(name, kind, NodeState::Pending, pending_inputs, inputs, false);
+        let core = self.core(
+            name,
+            kind,
+            NodeState::Pending,
+            pending_inputs,
+            inputs,
+            false,
+        );
         let node: Arc<Node<T>> = Arc::new(Node::new(core, body));
         self.register(&node);
         let erased: Arc<dyn GraphNode> = node.clone();
         node.core.for_each_input(|index, input| {
             let input_index = u32::try_from(index).expect("fewer than 2^32 inputs");
-            let edge = Successor::Node { node: Arc::clone(&erased), input_index };
+            let edge = Successor::Node {
+                node: Arc::clone(&erased),
+                input_index,
+            };
             if input.core().add_successor(edge).is_err() {
                 // Finished already (its final state was published before its
                 // list closed); the construction guard keeps us > 0.
@@ -303,6 +369,8 @@ impl TaskGraph {
 
 impl std::fmt::Debug for TaskGraph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskGraph").field("pool", &self.shared.pool).finish()
+        f.debug_struct("TaskGraph")
+            .field("pool", &self.shared.pool)
+            .finish()
     }
 }

@@ -87,7 +87,11 @@ impl NodeCore {
         let recording = graph.is_recording();
         let timed = recording || graph.is_timing();
         let times = timed.then(|| {
-            Box::new([AtomicU64::new(graph.now_ns()), AtomicU64::new(0), AtomicU64::new(0)])
+            Box::new([
+                AtomicU64::new(graph.now_ns()),
+                AtomicU64::new(0),
+                AtomicU64::new(0),
+            ])
         });
         NodeCore {
             id: NodeId::next(),
@@ -208,15 +212,17 @@ impl NodeCore {
         if !self.unsuccessful_input.load(Ordering::Relaxed) {
             return None;
         }
-        lock(&self.inputs).iter().find_map(|input| match input.core().state.load() {
-            NodeState::Failed => Some(Err(input
-                .core()
-                .error()
-                .expect("a failed node has an error")
-                .clone())),
-            NodeState::Cancelled => Some(Ok(())),
-            _ => None,
-        })
+        lock(&self.inputs)
+            .iter()
+            .find_map(|input| match input.core().state.load() {
+                NodeState::Failed => Some(Err(input
+                    .core()
+                    .error()
+                    .expect("a failed node has an error")
+                    .clone())),
+                NodeState::Cancelled => Some(Ok(())),
+                _ => None,
+            })
     }
 
     /// True if some input failed or was cancelled while this node still
@@ -236,11 +242,17 @@ impl NodeCore {
         let inputs = lock(&self.inputs);
         let mut index = self.succeeded_prefix.load(Ordering::Relaxed);
         let outcome = loop {
-            let Some(input) = inputs.get(index) else { break None };
+            let Some(input) = inputs.get(index) else {
+                break None;
+            };
             match input.core().state.load() {
                 NodeState::Succeeded => index += 1,
                 NodeState::Failed => {
-                    break Some(Err(input.core().error().expect("a failed node has an error").clone()))
+                    break Some(Err(input
+                        .core()
+                        .error()
+                        .expect("a failed node has an error")
+                        .clone()))
                 }
                 NodeState::Cancelled => break Some(Ok(())),
                 _ => break None,
@@ -422,13 +434,21 @@ unsafe impl<T: Send + Sync> Sync for Node<T> {}
 
 impl<T: Send + Sync + 'static> Node<T> {
     pub(crate) fn new(core: NodeCore, body: Option<Body<T>>) -> Node<T> {
-        Node { core, value: UnsafeCell::new(None), body: UnsafeCell::new(body) }
+        Node {
+            core,
+            value: UnsafeCell::new(None),
+            body: UnsafeCell::new(body),
+        }
     }
 
     /// A node whose core is already `Succeeded`.
     pub(crate) fn with_value(core: NodeCore, value: T) -> Node<T> {
         debug_assert_eq!(core.state.load(), NodeState::Succeeded);
-        Node { core, value: UnsafeCell::new(Some(value)), body: UnsafeCell::new(None) }
+        Node {
+            core,
+            value: UnsafeCell::new(Some(value)),
+            body: UnsafeCell::new(None),
+        }
     }
 
     /// The value, once the node has succeeded.
@@ -474,10 +494,16 @@ impl<T: Send + Sync + 'static> GraphNode for Node<T> {
             // Only promises have no body, and they are never run this way.
             return (
                 NodeState::Failed,
-                Some(TaskError::msg("InternalError", "node has no function to run")),
+                Some(TaskError::msg(
+                    "InternalError",
+                    "node has no function to run",
+                )),
             );
         };
-        let inputs = Inputs { nodes: inputs, winner: self.core.winner() };
+        let inputs = Inputs {
+            nodes: inputs,
+            winner: self.core.winner(),
+        };
         match catch_unwind(AssertUnwindSafe(|| body(&inputs))) {
             Ok(Ok(value)) => {
                 self.set_value(value);

@@ -58,7 +58,11 @@ mod loom_tests {
             let fired = Arc::new(AtomicUsize::new(0));
             let handles: Vec<_> = (0..2)
                 .map(|_| {
-                    let (p, w, f) = (Arc::clone(&pending), Arc::clone(&written), Arc::clone(&fired));
+                    let (p, w, f) = (
+                        Arc::clone(&pending),
+                        Arc::clone(&written),
+                        Arc::clone(&fired),
+                    );
                     loom::thread::spawn(move || {
                         w.fetch_add(1, Ordering::Relaxed);
                         if p.input_done() == Readiness::Ready {

@@ -23,7 +23,9 @@ pub struct Promise<T: Send + Sync + 'static> {
 
 impl<T: Send + Sync + 'static> Promise<T> {
     pub(crate) fn new(future: Future<T>) -> Promise<T> {
-        Promise { future: Some(future) }
+        Promise {
+            future: Some(future),
+        }
     }
 
     /// Completes the node with `value`. Gives the value back if the node

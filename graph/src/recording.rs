@@ -14,7 +14,10 @@ pub(crate) struct RecordBuf {
 
 impl RecordBuf {
     pub(crate) fn push(&self, node: Arc<dyn GraphNode>) {
-        self.nodes.lock().unwrap_or_else(|e| e.into_inner()).push(node);
+        self.nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(node);
     }
 }
 
@@ -50,9 +53,15 @@ pub struct Recording {
 
 impl Recording {
     pub(crate) fn start(shared: &'static GraphShared) -> Recording {
-        let buf = Arc::new(RecordBuf { nodes: Mutex::new(Vec::new()) });
+        let buf = Arc::new(RecordBuf {
+            nodes: Mutex::new(Vec::new()),
+        });
         shared.start_recording(Arc::clone(&buf));
-        Recording { buf, shared, active: AtomicBool::new(true) }
+        Recording {
+            buf,
+            shared,
+            active: AtomicBool::new(true),
+        }
     }
 
     /// Stops adding nodes; those recorded stay until the recording is dropped.
@@ -69,7 +78,11 @@ impl Recording {
 
     /// The number of nodes recorded so far.
     pub fn len(&self) -> usize {
-        self.buf.nodes.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.buf
+            .nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// True if no node was recorded.
@@ -79,7 +92,12 @@ impl Recording {
 
     /// A consistent snapshot of the recorded nodes and the edges among them.
     pub fn snapshot(&self) -> GraphSnapshot {
-        let nodes = self.buf.nodes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let nodes = self
+            .buf
+            .nodes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         GraphSnapshot::of_nodes(nodes)
     }
 }

@@ -48,7 +48,11 @@ impl NodeInfo {
     fn read(node: &dyn GraphNode) -> NodeInfo {
         let core = node.core();
         let state = core.state.load();
-        let error = if state == NodeState::Failed { core.error() } else { None };
+        let error = if state == NodeState::Failed {
+            core.error()
+        } else {
+            None
+        };
         let [created_ns, started_ns, finished_ns] = core.times();
         NodeInfo {
             id: core.id(),
@@ -74,7 +78,10 @@ pub struct GraphSnapshot {
 impl GraphSnapshot {
     /// A snapshot built from already read nodes and edges (input -> dependent).
     /// Edges naming unknown ids are ignored.
-    pub fn from_parts(nodes: Vec<NodeInfo>, edges: impl IntoIterator<Item = (NodeId, NodeId)>) -> GraphSnapshot {
+    pub fn from_parts(
+        nodes: Vec<NodeInfo>,
+        edges: impl IntoIterator<Item = (NodeId, NodeId)>,
+    ) -> GraphSnapshot {
         let mut graph = DiGraph::with_capacity(nodes.len(), 0);
         let mut index = HashMap::with_capacity(nodes.len());
         for info in nodes {
@@ -131,7 +138,9 @@ impl GraphSnapshot {
             graph[ix] = Some(NodeInfo::read(&*refs[ix.index()]));
         }
         drop_iteratively(refs);
-        GraphSnapshot { graph: graph.map(|_, info| info.clone().expect("every node read"), |_, _| ()) }
+        GraphSnapshot {
+            graph: graph.map(|_, info| info.clone().expect("every node read"), |_, _| ()),
+        }
     }
 
     /// The petgraph graph (edges input -> dependent).

@@ -15,7 +15,10 @@ use crate::small::SmallList;
 /// Something to notify when a node finishes.
 pub(crate) enum Successor {
     /// A dependent node, and which of its inputs this node is.
-    Node { node: Arc<dyn GraphNode>, input_index: u32 },
+    Node {
+        node: Arc<dyn GraphNode>,
+        input_index: u32,
+    },
     /// A waiting thread.
     Latch(Arc<Latch>),
     /// A completion callback (runs on the thread that completes the node).
@@ -29,7 +32,10 @@ pub(crate) struct SuccessorList {
 
 impl SuccessorList {
     pub(crate) fn new(closed: bool) -> SuccessorList {
-        SuccessorList { closed, list: SmallList::new() }
+        SuccessorList {
+            closed,
+            list: SmallList::new(),
+        }
     }
 
     #[inline]

@@ -39,7 +39,10 @@ pub(crate) struct CompletionWalk {
 
 impl CompletionWalk {
     pub(crate) fn new() -> CompletionWalk {
-        CompletionWalk { finished: Vec::new(), ready: SmallList::new() }
+        CompletionWalk {
+            finished: Vec::new(),
+            ready: SmallList::new(),
+        }
     }
 
     /// `node`'s final state is published; notify its successors.
@@ -92,7 +95,9 @@ impl CompletionWalk {
     /// ends now, the same way, without waiting for the rest.
     fn settle_early(&mut self, node: Arc<dyn GraphNode>) {
         let core = node.core();
-        let Some(outcome) = core.decided_early() else { return };
+        let Some(outcome) = core.decided_early() else {
+            return;
+        };
         if core.state.transition_to_running() == TransitionToRunning::Success {
             node.discard_body();
             core.release_inputs();
@@ -116,7 +121,10 @@ impl CompletionWalk {
         drop(node);
         for successor in successors {
             match successor {
-                Successor::Node { node: dependent, input_index } => {
+                Successor::Node {
+                    node: dependent,
+                    input_index,
+                } => {
                     let readiness = dependent.core().input_finished(input_index as usize, state);
                     if readiness == Readiness::Ready {
                         self.became_ready(dependent);
@@ -166,7 +174,11 @@ impl CompletionWalk {
             if self.ready.is_empty() {
                 return None;
             }
-            let tail_position = if allow_tail { self.tail_position() } else { None };
+            let tail_position = if allow_tail {
+                self.tail_position()
+            } else {
+                None
+            };
             let mut tail = None;
             for (position, node) in std::mem::take(&mut self.ready).into_iter().enumerate() {
                 if Some(position) == tail_position {

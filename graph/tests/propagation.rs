@@ -290,15 +290,27 @@ fn failure_settles_early_when_it_is_first_in_argument_order() {
     let (never, third) = g.promise::<u32>("third (still pending)");
     let called = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&called);
-    let out = g.dataflow("out", [first.node(), second.node(), third.node()], move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Ok(0u32)
-    });
+    let out = g.dataflow(
+        "out",
+        [first.node(), second.node(), third.node()],
+        move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(0u32)
+        },
+    );
     done_first.set_value(1).unwrap();
     assert!(failing.set_error(TaskError::msg("ValueError", "second failed")));
     // `third` is still pending, yet `out` is already failed.
     assert_eq!(out.state(), NodeState::Failed);
-    assert_eq!(out.outcome().unwrap().into_result().unwrap_err().unwrap().message(), "second failed");
+    assert_eq!(
+        out.outcome()
+            .unwrap()
+            .into_result()
+            .unwrap_err()
+            .unwrap()
+            .message(),
+        "second failed"
+    );
     assert_eq!(third.state(), NodeState::Pending);
     never.set_value(3).unwrap();
     assert_eq!(called.load(Ordering::SeqCst), 0);
@@ -314,14 +326,32 @@ fn failure_waits_for_earlier_inputs() {
         let (later_p, later) = g.promise::<u32>("later");
         let out = g.dataflow("out", [earlier.node(), later.node()], |_| Ok(0u32));
         assert!(later_p.set_error(TaskError::msg("LaterError", "later")));
-        assert_eq!(out.state(), NodeState::Pending, "must wait for the earlier input");
+        assert_eq!(
+            out.state(),
+            NodeState::Pending,
+            "must wait for the earlier input"
+        );
         if earlier_fails {
             assert!(earlier_p.set_error(TaskError::msg("EarlierError", "earlier")));
         } else {
             earlier_p.set_value(1).unwrap();
         }
-        let err = out.outcome().expect("settled").into_result().unwrap_err().unwrap().type_name().to_owned();
-        assert_eq!(err, if earlier_fails { "EarlierError" } else { "LaterError" });
+        let err = out
+            .outcome()
+            .expect("settled")
+            .into_result()
+            .unwrap_err()
+            .unwrap()
+            .type_name()
+            .to_owned();
+        assert_eq!(
+            err,
+            if earlier_fails {
+                "EarlierError"
+            } else {
+                "LaterError"
+            }
+        );
     }
 }
 

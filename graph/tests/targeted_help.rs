@@ -46,9 +46,11 @@ fn a_wait_runs_the_queued_ancestry_of_what_it_awaits() {
     let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(1)).unwrap());
     let outer = g.spawn("outer", move || {
         let inner = g.spawn("f", || Ok(20u64)).then("g", |x| Ok(x + 1));
-        let both = g.dataflow("sum", [inner.node(), g.spawn("h", || Ok(1u64)).node()] as [NodeRef; 2], |i| {
-            Ok(i.value::<u64>(0).unwrap() + i.value::<u64>(1).unwrap())
-        });
+        let both = g.dataflow(
+            "sum",
+            [inner.node(), g.spawn("h", || Ok(1u64)).node()] as [NodeRef; 2],
+            |i| Ok(i.value::<u64>(0).unwrap() + i.value::<u64>(1).unwrap()),
+        );
         Ok(*wait(&both))
     });
     assert_eq!(*wait(&outer), 22);

@@ -34,7 +34,9 @@ impl PyRecording {
 
     /// A consistent snapshot of the recorded nodes and their edges.
     fn snapshot(&self, py: Python<'_>) -> PySnapshot {
-        PySnapshot { snapshot: py.detach(|| self.recording.snapshot()) }
+        PySnapshot {
+            snapshot: py.detach(|| self.recording.snapshot()),
+        }
     }
 }
 
@@ -46,7 +48,11 @@ struct PySnapshot {
 
 fn dot_options(collapse: bool, title: Option<String>) -> DotOptions {
     DotOptions {
-        collapse: if collapse { Collapse::ByName } else { Collapse::None },
+        collapse: if collapse {
+            Collapse::ByName
+        } else {
+            Collapse::None
+        },
         title,
     }
 }
@@ -118,9 +124,9 @@ impl PySnapshot {
         });
         match bytes {
             Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
-            Err(e) if e.is_not_found() => {
-                Err(pyo3::exceptions::PyFileNotFoundError::new_err(e.to_string()))
-            }
+            Err(e) if e.is_not_found() => Err(pyo3::exceptions::PyFileNotFoundError::new_err(
+                e.to_string(),
+            )),
             Err(e) => Err(PyRuntimeError::new_err(e.to_string())),
         }
     }
@@ -129,7 +135,9 @@ impl PySnapshot {
 /// Starts a recording of every node created from now on.
 #[pyfunction]
 fn record() -> PyResult<PyRecording> {
-    Ok(PyRecording { recording: runtime()?.graph.record() })
+    Ok(PyRecording {
+        recording: runtime()?.graph.record(),
+    })
 }
 
 /// A snapshot of `nodes` and everything they still depend on.
@@ -137,7 +145,9 @@ fn record() -> PyResult<PyRecording> {
 fn snapshot_of(py: Python<'_>, nodes: Vec<PyRef<'_, PyNode>>) -> PyResult<PySnapshot> {
     let graph = runtime()?.graph;
     let roots: Vec<NodeRef> = nodes.iter().map(|n| n.future.node()).collect();
-    Ok(PySnapshot { snapshot: py.detach(|| graph.snapshot_of(roots)) })
+    Ok(PySnapshot {
+        snapshot: py.detach(|| graph.snapshot_of(roots)),
+    })
 }
 
 /// Counts finished nodes among a fixed set, cheaply enough to poll ten
@@ -153,7 +163,10 @@ struct DoneCounter {
 impl DoneCounter {
     #[new]
     fn new(nodes: Vec<PyRef<'_, PyNode>>) -> DoneCounter {
-        DoneCounter { nodes: nodes.iter().map(|n| n.future.clone()).collect(), prefix_done: 0 }
+        DoneCounter {
+            nodes: nodes.iter().map(|n| n.future.clone()).collect(),
+            prefix_done: 0,
+        }
     }
 
     fn __len__(&self) -> usize {
@@ -165,7 +178,11 @@ impl DoneCounter {
         while self.prefix_done < self.nodes.len() && self.nodes[self.prefix_done].is_finished() {
             self.prefix_done += 1;
         }
-        self.prefix_done + self.nodes[self.prefix_done..].iter().filter(|n| n.is_finished()).count()
+        self.prefix_done
+            + self.nodes[self.prefix_done..]
+                .iter()
+                .filter(|n| n.is_finished())
+                .count()
     }
 
     /// Waits up to `timeout` seconds for the first unfinished node; True if
@@ -175,8 +192,14 @@ impl DoneCounter {
         let Some(next) = self.nodes.get(self.prefix_done) else {
             return Ok(true);
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
-        let waited = crate::runtime::detach(py, || next.wait_until(Some(deadline), &mut || Python::attach(|py| py.check_signals())).map(|_| ()));
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
+        let waited = crate::runtime::detach(py, || {
+            next.wait_until(Some(deadline), &mut || {
+                Python::attach(|py| py.check_signals())
+            })
+            .map(|_| ())
+        });
         match waited {
             Ok(()) | Err(hpyx_engine::WaitError::Timeout) => Ok(self.count() == self.nodes.len()),
             Err(e) => Err(crate::errors::wait_error(e)),

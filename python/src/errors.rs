@@ -26,7 +26,10 @@ pub(crate) struct PyTaskException(pub(crate) Py<PyAny>);
 pub(crate) fn capture(py: Python<'_>, err: PyErr, task_name: &str) -> TaskError {
     let exc = err.into_value(py).into_bound(py).into_any();
     let note = format!("hpyx: raised in task {task_name:?}");
-    if exc.call_method1(pyo3::intern!(py, "add_note"), (note,)).is_err() {
+    if exc
+        .call_method1(pyo3::intern!(py, "add_note"), (note,))
+        .is_err()
+    {
         // Not an exception with add_note (a very odd BaseException): fine.
         let _ = PyErr::take(py);
     }

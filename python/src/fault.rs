@@ -59,7 +59,9 @@ mod imp {
 
     fn index(point: &str) -> PyResult<usize> {
         POINTS.iter().position(|p| *p == point).ok_or_else(|| {
-            PyValueError::new_err(format!("unknown fault point {point:?}; the points are {POINTS:?}"))
+            PyValueError::new_err(format!(
+                "unknown fault point {point:?}; the points are {POINTS:?}"
+            ))
         })
     }
 

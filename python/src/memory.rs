@@ -27,7 +27,16 @@ fn committed_bytes() -> usize {
     let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut values;
     // SAFETY: every argument points to a distinct, writable usize.
     unsafe {
-        libmimalloc_sys::mi_process_info(elapsed, user, system, rss, peak_rss, commit, peak_commit, faults)
+        libmimalloc_sys::mi_process_info(
+            elapsed,
+            user,
+            system,
+            rss,
+            peak_rss,
+            commit,
+            peak_commit,
+            faults,
+        )
     };
     values[5]
 }

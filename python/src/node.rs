@@ -41,7 +41,9 @@ impl PyNode {
         runtime::check_not_forked()?;
         let deadline = match timeout {
             None => None,
-            Some(t) if t.is_nan() => return Err(PyValueError::new_err("timeout must be a number, got nan")),
+            Some(t) if t.is_nan() => {
+                return Err(PyValueError::new_err("timeout must be a number, got nan"))
+            }
             Some(t) => Some(Instant::now() + Duration::from_secs_f64(t.clamp(0.0, 1e9))),
         };
         let future = &self.future;
@@ -173,7 +175,12 @@ impl PyNode {
     }
 
     fn __repr__(&self) -> String {
-        format!("<hpyx._core.Node {} {:?} {}>", self.future.id(), self.future.name().as_str(), self.future.state())
+        format!(
+            "<hpyx._core.Node {} {:?} {}>",
+            self.future.id(),
+            self.future.name().as_str(),
+            self.future.state()
+        )
     }
 }
 
@@ -187,13 +194,23 @@ pub(crate) struct PyPromise {
 impl PyPromise {
     pub(crate) fn new(promise: Promise<PyValue>) -> PyPromise {
         let node = Arc::new(PyNode::new(promise.future().clone()));
-        PyPromise { promise: std::sync::Mutex::new(Some(promise)), node }
+        PyPromise {
+            promise: std::sync::Mutex::new(Some(promise)),
+            node,
+        }
     }
 
     fn take(&self) -> PyResult<Promise<PyValue>> {
-        let taken = self.promise.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let taken = self
+            .promise
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         taken.ok_or_else(|| {
-            InvalidStateError::new_err(format!("{}: the future is already finished", self.node.state()))
+            InvalidStateError::new_err(format!(
+                "{}: the future is already finished",
+                self.node.state()
+            ))
         })
     }
 }
@@ -209,9 +226,9 @@ impl PyPromise {
     /// finished or was cancelled.
     fn set_result(&self, value: PyValue) -> PyResult<()> {
         let promise = self.take()?;
-        promise.set_value(value).map_err(|_| {
-            InvalidStateError::new_err("CANCELLED: the future was cancelled")
-        })
+        promise
+            .set_value(value)
+            .map_err(|_| InvalidStateError::new_err("CANCELLED: the future was cancelled"))
     }
 
     /// Fails the node with `exception`.
@@ -221,7 +238,9 @@ impl PyPromise {
         if promise.set_error(err) {
             Ok(())
         } else {
-            Err(InvalidStateError::new_err("CANCELLED: the future was cancelled"))
+            Err(InvalidStateError::new_err(
+                "CANCELLED: the future was cancelled",
+            ))
         }
     }
 }

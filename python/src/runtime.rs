@@ -129,8 +129,11 @@ fn start(os_threads: Option<usize>, cfg: Vec<String>) -> PyResult<&'static Runti
         config = apply_cfg(config, entry)?;
     }
     let pool = ThreadPool::new(config).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    let runtime: &'static Runtime =
-        Box::leak(Box::new(Runtime { graph: TaskGraph::new(pool), os_threads, cfg }));
+    let runtime: &'static Runtime = Box::leak(Box::new(Runtime {
+        graph: TaskGraph::new(pool),
+        os_threads,
+        cfg,
+    }));
     if let Some(path) = std::env::var_os("HPYX_TRACE_PATH").filter(|p| !p.is_empty()) {
         crate::trace::enable(runtime.graph, path.into())?;
     }
@@ -155,7 +158,9 @@ fn apply_cfg(config: Config, entry: &str) -> PyResult<Config> {
     let (key, value) = (key.trim(), value.trim());
     let number = || {
         value.parse::<usize>().map_err(|_| {
-            PyValueError::new_err(format!("hpyx cfg {key} must be a positive integer, got {value:?}"))
+            PyValueError::new_err(format!(
+                "hpyx cfg {key} must be a positive integer, got {value:?}"
+            ))
         })
     };
     match key {
@@ -457,7 +462,9 @@ fn _before_fork(py: Python<'_>) {
     detach(py, || {
         // Bounded: a worker that failed to start must not block fork.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while WORKERS_ATTACHED.load(Ordering::Acquire) < workers && std::time::Instant::now() < deadline {
+        while WORKERS_ATTACHED.load(Ordering::Acquire) < workers
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     });
@@ -479,7 +486,11 @@ fn get_worker_thread_id() -> i64 {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Read here, at import, where no lock is held.
-    let cpu_count = m.py().import("os")?.call_method0("cpu_count")?.extract::<Option<usize>>()?;
+    let cpu_count = m
+        .py()
+        .import("os")?
+        .call_method0("cpu_count")?
+        .extract::<Option<usize>>()?;
     CPU_COUNT.store(cpu_count.unwrap_or(0), Ordering::Relaxed);
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;

@@ -28,7 +28,10 @@ impl Named {
     #[new]
     fn py_new(name: Bound<'_, PyAny>, func: PyValue, py: Python<'_>) -> PyResult<Named> {
         let name = name.cast_into::<PyString>().map_err(|e| {
-            PyTypeError::new_err(format!("a task name must be a str, not {}", type_name(e.into_inner().as_any())))
+            PyTypeError::new_err(format!(
+                "a task name must be a str, not {}",
+                type_name(e.into_inner().as_any())
+            ))
         })?;
         if !func.bind(py).is_callable() {
             return Err(PyTypeError::new_err(format!(
@@ -36,21 +39,36 @@ impl Named {
                 type_name(func.bind(py))
             )));
         }
-        Ok(Named { name: name.unbind(), func })
+        Ok(Named {
+            name: name.unbind(),
+            func,
+        })
     }
 
     #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyValue> {
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyValue> {
         self.func.bind(py).call(args, kwargs).map(Bound::unbind)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("hpyx.named({}, {})", self.name.bind(py).repr()?, self.func.bind(py).repr()?))
+        Ok(format!(
+            "hpyx.named({}, {})",
+            self.name.bind(py).repr()?,
+            self.func.bind(py).repr()?
+        ))
     }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().qualname().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
+    obj.get_type()
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into())
 }
 
 /// Unwraps `hpyx.named`, checks the callable, and picks the node name: the
@@ -132,7 +150,9 @@ fn call(
         // Drop the function (and, with `build`, the arguments) while attached.
         drop(func);
         crate::fault::hit("task.after_call");
-        result.map(Bound::unbind).map_err(|e| errors::capture(py, e, name))
+        result
+            .map(Bound::unbind)
+            .map_err(|e| errors::capture(py, e, name))
     })
     .unwrap_or_else(|| Err(errors::interpreter_gone()))
 }
@@ -166,7 +186,11 @@ impl ExecutorCore {
         ExecutorCore {
             future_type,
             track,
-            tracked: std::sync::Mutex::new(Tracked { closed: false, nodes: Vec::new(), prune_at: MIN_PRUNE_AT }),
+            tracked: std::sync::Mutex::new(Tracked {
+                closed: false,
+                nodes: Vec::new(),
+                prune_at: MIN_PRUNE_AT,
+            }),
         }
     }
 
@@ -180,8 +204,16 @@ impl ExecutorCore {
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         // Shut down first, as the stdlib checks (before the argument).
-        if self.track && self.tracked.lock().unwrap_or_else(|e| e.into_inner()).closed {
-            return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
+        if self.track
+            && self
+                .tracked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .closed
+        {
+            return Err(PyRuntimeError::new_err(
+                "cannot schedule new futures after shutdown",
+            ));
         }
         let rt = runtime()?;
         // Resolve the name before locking: it may run Python
@@ -189,15 +221,25 @@ impl ExecutorCore {
         let (func, name) = resolve(py, func, None)?;
         let label = name.clone();
         let body = move || {
-            call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
+            call(
+                func,
+                move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
+                label.as_str(),
+            )
         };
         if !self.track {
-            return wrap(py, &self.future_type, PyNode::new(rt.graph.spawn(name, body)));
+            return wrap(
+                py,
+                &self.future_type,
+                PyNode::new(rt.graph.spawn(name, body)),
+            );
         }
         let future = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
-                return Err(PyRuntimeError::new_err("cannot schedule new futures after shutdown"));
+                return Err(PyRuntimeError::new_err(
+                    "cannot schedule new futures after shutdown",
+                ));
             }
             let future = rt.graph.spawn(name, body);
             tracked.nodes.push(future.clone());
@@ -214,18 +256,29 @@ impl ExecutorCore {
     fn close(&self) -> Vec<PyNode> {
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         tracked.closed = true;
-        std::mem::take(&mut tracked.nodes).into_iter().map(PyNode::new).collect()
+        std::mem::take(&mut tracked.nodes)
+            .into_iter()
+            .map(PyNode::new)
+            .collect()
     }
 
     /// How many futures are tracked (for tests).
     fn __len__(&self) -> usize {
-        self.tracked.lock().unwrap_or_else(|e| e.into_inner()).nodes.len()
+        self.tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .nodes
+            .len()
     }
 }
 
 /// A new `hpyx.Future` (`future_type`) around `node`, made the way
 /// `hpyx._future._wrap` makes one: without running `__init__`.
-fn wrap<'py>(py: Python<'py>, future_type: &Py<PyType>, node: PyNode) -> PyResult<Bound<'py, PyAny>> {
+fn wrap<'py>(
+    py: Python<'py>,
+    future_type: &Py<PyType>,
+    node: PyNode,
+) -> PyResult<Bound<'py, PyAny>> {
     let future_type = future_type.bind(py);
     let future = future_type.call_method1(pyo3::intern!(py, "__new__"), (future_type,))?;
     future.setattr(pyo3::intern!(py, "_node"), Bound::new(py, node)?)?;
@@ -235,12 +288,22 @@ fn wrap<'py>(py: Python<'py>, future_type: &Py<PyType>, node: PyNode) -> PyResul
 /// `hpyx.async_` / `HPXExecutor.submit`: run `func(*args, **kwargs)`.
 #[pyfunction]
 #[pyo3(signature = (func, args, kwargs=None, name=None))]
-fn spawn(py: Python<'_>, func: PyValue, args: Py<PyTuple>, kwargs: Option<Py<PyDict>>, name: Option<String>) -> PyResult<PyNode> {
+fn spawn(
+    py: Python<'_>,
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+    name: Option<String>,
+) -> PyResult<PyNode> {
     let rt = runtime()?;
     let (func, name) = resolve(py, func, name)?;
     let label = name.clone();
     let future = rt.graph.spawn(name, move || {
-        call(func, move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))), label.as_str())
+        call(
+            func,
+            move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
+            label.as_str(),
+        )
     });
     Ok(PyNode::new(future))
 }
@@ -293,16 +356,21 @@ fn dataflow(
 ) -> PyResult<PyNode> {
     let rt = runtime()?;
     if inputs.len() != slots.len() {
-        return Err(PyValueError::new_err("dataflow: inputs and slots differ in length"));
+        return Err(PyValueError::new_err(
+            "dataflow: inputs and slots differ in length",
+        ));
     }
     let (func, name) = resolve(py, func, name)?;
     let slots = slots
         .into_iter()
         .map(|s| match s.extract::<usize>() {
             Ok(i) => Ok(Slot::Arg(i)),
-            Err(_) => s.cast_into::<PyString>().map(|k| Slot::Kwarg(k.unbind())).map_err(|_| {
-                PyTypeError::new_err("dataflow slots are argument indices or keyword names")
-            }),
+            Err(_) => s
+                .cast_into::<PyString>()
+                .map(|k| Slot::Kwarg(k.unbind()))
+                .map_err(|_| {
+                    PyTypeError::new_err("dataflow slots are argument indices or keyword names")
+                }),
         })
         .collect::<PyResult<Vec<_>>>()?;
     let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
@@ -314,7 +382,11 @@ fn dataflow(
                 let mut items: Vec<Bound<'_, PyAny>> = args.bind(py).iter().collect();
                 let kwargs = kwargs.map(|k| k.into_bound(py));
                 for (k, slot) in slots.iter().enumerate() {
-                    let value = inputs.value::<PyValue>(k).expect("dataflow input succeeded").bind(py).clone();
+                    let value = inputs
+                        .value::<PyValue>(k)
+                        .expect("dataflow input succeeded")
+                        .bind(py)
+                        .clone();
                     match (slot, &kwargs) {
                         (Slot::Arg(i), _) => items[*i] = value,
                         (Slot::Kwarg(key), Some(kw)) => kw.set_item(key.bind(py), value)?,
@@ -337,9 +409,16 @@ fn when_all(inputs: Vec<PyRef<'_, PyNode>>) -> PyResult<PyNode> {
     let future = rt.graph.dataflow("when_all", nodes, |inputs: &Inputs<'_>| {
         crate::runtime::attach(|py| {
             crate::fault::hit("when_all.build");
-            let values = (0..inputs.len())
-                .map(|k| inputs.value::<PyValue>(k).expect("when_all input succeeded").bind(py).clone());
-            PyTuple::new(py, values).map(|t| t.into_any().unbind()).map_err(|e| errors::capture(py, e, "when_all"))
+            let values = (0..inputs.len()).map(|k| {
+                inputs
+                    .value::<PyValue>(k)
+                    .expect("when_all input succeeded")
+                    .bind(py)
+                    .clone()
+            });
+            PyTuple::new(py, values)
+                .map(|t| t.into_any().unbind())
+                .map_err(|e| errors::capture(py, e, "when_all"))
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
@@ -353,7 +432,9 @@ fn when_any(inputs: Vec<PyRef<'_, PyNode>>, futures: Py<PyList>) -> PyResult<PyN
     let rt = runtime()?;
     let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
     let Some(first) = rt.graph.when_any(nodes) else {
-        return Err(PyValueError::new_err("when_any() needs at least one future"));
+        return Err(PyValueError::new_err(
+            "when_any() needs at least one future",
+        ));
     };
     let future = first.then("when_any", move |index: &usize| {
         let index = *index;

@@ -26,7 +26,9 @@ struct TraceSink {
 
 impl TraceSink {
     fn write(&self, node: &FinishedNode<'_>) {
-        let Some(finished) = node.finished_ns else { return };
+        let Some(finished) = node.finished_ns else {
+            return;
+        };
         let start = node.started_ns.unwrap_or(finished);
         let record = TraceRecord {
             name: node.name.as_str().to_owned(),
@@ -60,9 +62,12 @@ fn lock_sink() -> std::sync::MutexGuard<'static, Option<Arc<TraceSink>>> {
 
 /// Starts writing to `path` (truncating it), replacing any current trace.
 pub(crate) fn enable(graph: TaskGraph, path: PathBuf) -> PyResult<()> {
-    let file = File::create(&path)
-        .map_err(|e| PyOSError::new_err(format!("cannot open trace file {}: {e}", path.display())))?;
-    let sink = Arc::new(TraceSink { writer: Mutex::new(BufWriter::with_capacity(1 << 16, file)) });
+    let file = File::create(&path).map_err(|e| {
+        PyOSError::new_err(format!("cannot open trace file {}: {e}", path.display()))
+    })?;
+    let sink = Arc::new(TraceSink {
+        writer: Mutex::new(BufWriter::with_capacity(1 << 16, file)),
+    });
     let for_hook = Arc::clone(&sink);
     let hook: FinishHook = Arc::new(move |node: &FinishedNode<'_>| for_hook.write(node));
     let previous = lock_sink().replace(sink);

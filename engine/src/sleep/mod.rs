@@ -187,7 +187,10 @@ impl Sleep {
         while *is_blocked {
             match deadline {
                 None => {
-                    is_blocked = state.condvar.wait(is_blocked).unwrap_or_else(|e| e.into_inner());
+                    is_blocked = state
+                        .condvar
+                        .wait(is_blocked)
+                        .unwrap_or_else(|e| e.into_inner());
                 }
                 Some(deadline) => {
                     let now = Instant::now();
@@ -284,4 +287,3 @@ impl Sleep {
         sleepers(self.counters.load(Ordering::SeqCst)) as usize
     }
 }
-
