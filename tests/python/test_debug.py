@@ -19,6 +19,9 @@ import pytest
 import hpyx
 from conftest import WAIT, check_py
 
+# Tracing, recording and the progress hooks are process-global.
+pytestmark = pytest.mark.thread_unsafe(reason="tracing and recording are process-global")
+
 ODD_NAMES = [
     'quote " in it',
     "back\\slash",

@@ -151,6 +151,7 @@ def test_many_executors_come_and_go():
             assert ex.submit(identity, i).result(timeout=WAIT) == i
 
 
+@pytest.mark.thread_unsafe(reason="counts the futures of the shared executor fixture")
 def test_finished_futures_are_not_kept_forever(executor):
     # The handle remembers its futures for shutdown(); finished ones are
     # pruned as it goes, so a long-lived executor does not grow.
