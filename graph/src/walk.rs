@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use hpyx_engine::JobRef;
 
+use crate::error::TaskError;
 use crate::graph::GraphShared;
 use crate::node::{GraphNode, NodeKind};
 use crate::pending::Readiness;
@@ -58,18 +59,8 @@ impl CompletionWalk {
             NodeKind::Pooled | NodeKind::Inline => core.first_unsuccessful_input(),
         };
         match propagated {
-            Some(outcome) => {
-                // An input failed or was cancelled: the function never runs.
-                if core.state.transition_to_running() == TransitionToRunning::Success {
-                    node.discard_body();
-                    core.release_inputs();
-                    match outcome {
-                        Err(error) => core.publish(NodeState::Failed, Some(error)),
-                        Ok(()) => core.publish(NodeState::Cancelled, None),
-                    }
-                    self.finished.push(node);
-                }
-            }
+            // An input failed or was cancelled: the function never runs.
+            Some(outcome) => self.settle_without_running(node, outcome),
             None if core.kind() == NodeKind::Pooled => {
                 if core.state.transition_to_ready() == TransitionToReady::Success {
                     self.ready.push(node);
@@ -94,10 +85,16 @@ impl CompletionWalk {
     /// if the inputs before it (in argument order) all succeeded, `node`
     /// ends now, the same way, without waiting for the rest.
     fn settle_early(&mut self, node: Arc<dyn GraphNode>) {
+        if let Some(outcome) = node.core().decided_early() {
+            self.settle_without_running(node, outcome);
+        }
+    }
+
+    /// Claims `node` and ends it like its first unsuccessful input: failed
+    /// with that error (`Err`) or cancelled (`Ok`), its function dropped
+    /// unrun. Does nothing if another thread claimed it first.
+    fn settle_without_running(&mut self, node: Arc<dyn GraphNode>, outcome: Result<(), TaskError>) {
         let core = node.core();
-        let Some(outcome) = core.decided_early() else {
-            return;
-        };
         if core.state.transition_to_running() == TransitionToRunning::Success {
             node.discard_body();
             core.release_inputs();
