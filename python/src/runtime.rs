@@ -252,8 +252,15 @@ thread_local! {
 /// `ThreadPoolExecutor` workers behave the same way). Inside a wait the
 /// worker is detached (`detach`), and nested tasks attach as usual, paired
 /// with their own detach, so the wait's re-attach finds the state it left.
+///
+/// Only on GIL builds: on a free-threaded build the garbage collector stops
+/// the world and waits for every *attached* thread to reach a safe point,
+/// and a worker that stays attached while it blocks in Rust code never
+/// does (nested waits stalled behind `gc.collect()` in another thread).
+/// There, attaching per task is cheap anyway: no GIL to hand over.
 #[inline]
 pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    #[cfg(not(Py_GIL_DISABLED))]
     if !STICKY.get() && WAIT_DEPTH.get() == 0 {
         stay_attached();
     }
@@ -261,6 +268,7 @@ pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> 
 }
 
 #[cold]
+#[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
 fn stay_attached() {
     let Some((_, tstate)) = WORKER_THREAD_STATE.get() else {
         return; // not a worker: plain attach
