@@ -203,45 +203,21 @@ impl ExecutorCore {
         args: Py<PyTuple>,
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        // Shut down first, as the stdlib checks (before the argument).
-        if self.track
-            && self
-                .tracked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .closed
-        {
-            return Err(PyRuntimeError::new_err(
-                "cannot schedule new futures after shutdown",
-            ));
+        let graph = runtime_unless_closed(self)?;
+        if !self.track {
+            let future = spawn_call(py, graph, func, args, kwargs, None)?;
+            return wrap(py, &self.future_type, PyNode::new(future));
         }
-        let rt = runtime()?;
         // Resolve the name before locking: it may run Python
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
-        let label = name.clone();
-        let body = move || {
-            call(
-                func,
-                move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
-                label.as_str(),
-            )
-        };
-        if !self.track {
-            return wrap(
-                py,
-                &self.future_type,
-                PyNode::new(rt.graph.spawn(name, body)),
-            );
-        }
+        let body = task_body(func, args, kwargs, name.clone());
         let future = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
-                return Err(PyRuntimeError::new_err(
-                    "cannot schedule new futures after shutdown",
-                ));
+                return Err(shut_down_error());
             }
-            let future = rt.graph.spawn(name, body);
+            let future = graph.spawn(name, body);
             tracked.nodes.push(future.clone());
             if tracked.nodes.len() >= tracked.prune_at {
                 tracked.nodes.retain(|f| !f.is_finished());
@@ -272,6 +248,26 @@ impl ExecutorCore {
     }
 }
 
+/// `submit` after `shutdown()`: the stdlib's exception and message.
+fn shut_down_error() -> PyErr {
+    PyRuntimeError::new_err("cannot schedule new futures after shutdown")
+}
+
+/// The running graph, unless `core` is closed: checked first, before the
+/// arguments, as the stdlib does (and again under the lock when tracking).
+fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph> {
+    if core.track
+        && core
+            .tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed
+    {
+        return Err(shut_down_error());
+    }
+    Ok(runtime()?.graph)
+}
+
 /// A new `hpyx.Future` (`future_type`) around `node`, made the way
 /// `hpyx._future._wrap` makes one: without running `__init__`.
 fn wrap<'py>(
@@ -285,7 +281,40 @@ fn wrap<'py>(
     Ok(future)
 }
 
-/// `hpyx.async_` / `HPXExecutor.submit`: run `func(*args, **kwargs)`.
+/// Adds a node that runs `func(*args, **kwargs)` on the pool, named by
+/// [`resolve`]. Shared by `ExecutorCore::submit` (executors, `async_`) and
+/// the `spawn` pyfunction.
+fn spawn_call(
+    py: Python<'_>,
+    graph: hpyx_graph::TaskGraph,
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+    name: Option<String>,
+) -> PyResult<hpyx_graph::Future<PyValue>> {
+    let (func, name) = resolve(py, func, name)?;
+    Ok(graph.spawn(name.clone(), task_body(func, args, kwargs, name)))
+}
+
+/// The function of a task node: `func(*args, **kwargs)`, attached, with its
+/// exception noted as raised in task `label`.
+fn task_body(
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+    label: NodeName,
+) -> impl FnOnce() -> Result<PyValue, TaskError> + Send + 'static {
+    move || {
+        call(
+            func,
+            move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
+            label.as_str(),
+        )
+    }
+}
+
+/// `_core.spawn`: a bare node for `func(*args, **kwargs)`, optionally named
+/// (the Python package goes through `ExecutorCore` instead).
 #[pyfunction]
 #[pyo3(signature = (func, args, kwargs=None, name=None))]
 fn spawn(
@@ -295,17 +324,10 @@ fn spawn(
     kwargs: Option<Py<PyDict>>,
     name: Option<String>,
 ) -> PyResult<PyNode> {
-    let rt = runtime()?;
-    let (func, name) = resolve(py, func, name)?;
-    let label = name.clone();
-    let future = rt.graph.spawn(name, move || {
-        call(
-            func,
-            move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
-            label.as_str(),
-        )
-    });
-    Ok(PyNode::new(future))
+    let graph = runtime()?.graph;
+    Ok(PyNode::new(spawn_call(
+        py, graph, func, args, kwargs, name,
+    )?))
 }
 
 pub(crate) fn then(
