@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import random
+import os
 import sys
 import threading
 
@@ -335,6 +336,15 @@ print("ok", toggles[0])
 """
 
 
+# On 3.13t these can hang far past their own timeouts (seen: 8+ minutes in
+# one test): kept out of the default run there, in the opt-in `slow` tier
+# (`make soak` / `-m slow`), until the stall is fixed. Not counted as passes.
+_GC_STW_SLOW_ON_FREE_THREADED = pytest.mark.skipif(
+    not getattr(sys, "_is_gil_enabled", lambda: True)()
+    and "slow" not in (os.environ.get("PYTEST_ADDOPTS", "") + " ".join(sys.argv)),
+    reason="3.13t gc stop-the-world stall (open bug, see _GC_STW_DEADLOCK): run with -m slow",
+)
+
 _GC_STW_DEADLOCK = pytest.mark.xfail(
     not getattr(sys, "_is_gil_enabled", lambda: True)(),
     strict=False,  # intermittent: about 1 run in 5 of the full suite
@@ -347,6 +357,7 @@ _GC_STW_DEADLOCK = pytest.mark.xfail(
 )
 
 
+@_GC_STW_SLOW_ON_FREE_THREADED
 @_GC_STW_DEADLOCK
 @pytest.mark.thread_unsafe(reason="runs a subprocess with its own pool")
 def test_gc_and_setprofile_from_another_thread_while_tasks_block_on_each_other():
@@ -356,6 +367,7 @@ def test_gc_and_setprofile_from_another_thread_while_tasks_block_on_each_other()
     assert "Fatal Python error" not in proc.stderr
 
 
+@_GC_STW_SLOW_ON_FREE_THREADED
 @_GC_STW_DEADLOCK
 def test_gc_in_a_loop_while_this_process_pool_blocks():
     """The same in the test process's own pool (no private pool size)."""
