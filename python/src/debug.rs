@@ -195,9 +195,10 @@ impl DoneCounter {
         let deadline =
             std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
         let waited = crate::runtime::detach(py, || {
-            next.wait_until(Some(deadline), &mut || {
-                Python::attach(|py| py.check_signals())
-            })
+            next.wait_until(
+                Some(deadline),
+                &mut crate::runtime::check_signals_unless_worker,
+            )
             .map(|_| ())
         });
         match waited {

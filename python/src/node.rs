@@ -49,7 +49,7 @@ impl PyNode {
         let future = &self.future;
         let waited = runtime::detach(py, || {
             future
-                .wait_until(deadline, &mut || Python::attach(|py| py.check_signals()))
+                .wait_until(deadline, &mut runtime::check_signals_unless_worker)
                 .map(|_| ())
         });
         match waited {

@@ -254,10 +254,11 @@ thread_local! {
 /// with their own detach, so the wait's re-attach finds the state it left.
 ///
 /// Only on GIL builds: on a free-threaded build the garbage collector stops
-/// the world and waits for every *attached* thread to reach a safe point,
-/// and a worker that stays attached while it blocks in Rust code never
-/// does (nested waits stalled behind `gc.collect()` in another thread).
-/// There, attaching per task is cheap anyway: no GIL to hand over.
+/// the world and waits for every *attached* thread to reach a safe point
+/// (a bytecode boundary, or a detach); a worker staying attached through a
+/// run of tasks that call C functions (`map(int, ...)`) reaches none until
+/// the run ends, and every other thread would wait that long. There,
+/// attaching per task is cheap anyway: no GIL to hand over.
 #[inline]
 pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     #[cfg(not(Py_GIL_DISABLED))]
@@ -298,6 +299,19 @@ fn detach_idle_worker() {
     } else {
         let _ = Python::try_attach(|_| ());
     }
+}
+
+/// The hook a detached wait calls every `HOOK_INTERVAL`, so Ctrl-C
+/// interrupts it. CPython handles signals on the main thread only
+/// (`PyErr_CheckSignals` does nothing elsewhere), so a pool worker does not
+/// re-attach for it: on 3.13t every attach can be held up by a stop-the-world
+/// pause, and a thread re-attaching while another loops `gc.collect()` can
+/// wait a long time for its turn (python/cpython#151518).
+pub(crate) fn check_signals_unless_worker() -> PyResult<()> {
+    if WORKER_THREAD_STATE.get().is_some() {
+        return Ok(());
+    }
+    Python::attach(|py| py.check_signals())
 }
 
 /// `py.detach(f)` for waits that may outlast the interpreter.

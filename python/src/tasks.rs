@@ -212,19 +212,27 @@ impl ExecutorCore {
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
         let body = task_body(func, args, kwargs, name.clone());
-        let future = {
+        let (future, pruned) = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
                 return Err(shut_down_error());
             }
             let future = graph.spawn(name, body);
             tracked.nodes.push(future.clone());
-            if tracked.nodes.len() >= tracked.prune_at {
-                tracked.nodes.retain(|f| !f.is_finished());
+            let pruned = if tracked.nodes.len() >= tracked.prune_at {
+                let finished: Vec<_> = tracked.nodes.extract_if(.., |f| f.is_finished()).collect();
                 tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
-            }
-            future
+                finished
+            } else {
+                Vec::new()
+            };
+            (future, pruned)
         };
+        // Dropped after unlocking: a forgotten future may hold the last
+        // reference to a task's result, whose `__del__` may run any Python,
+        // even `submit` on this executor (a deadlock under the lock), or be
+        // held at a stop-the-world pause while other submitters wait.
+        drop(pruned);
         wrap(py, &self.future_type, PyNode::new(future))
     }
 

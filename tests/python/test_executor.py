@@ -7,7 +7,7 @@ import concurrent.futures as cf
 import threading
 
 import pytest
-from conftest import WAIT, blocked_workers
+from conftest import WAIT, blocked_workers, check_py
 
 import hpyx
 
@@ -160,6 +160,51 @@ def test_finished_futures_are_not_kept_forever(executor):
         cf.wait(fs, timeout=WAIT)
     executor.submit(int).result(timeout=WAIT)
     assert len(executor._core) < 3000
+
+
+_RESULT_DEL_SUBMITS = r"""
+import concurrent.futures as cf
+import time
+import hpyx
+
+ex = hpyx.HPXExecutor()
+freed = []
+resubmitted = []
+
+class Resubmits:
+    def __del__(self):
+        freed.append(1)
+        if len(resubmitted) < 100:  # a few: each may itself trigger a pruning
+            resubmitted.append(ex.submit(int, 7))
+
+fs = [ex.submit(Resubmits) for _ in range(1500)]
+cf.wait(fs, timeout=30)
+del fs  # the executor's own list now holds the last references to the results
+for _ in range(5000):  # past the next pruning of finished futures
+    ex.submit(int)
+# On 3.13t an object made on a worker is freed by that worker when it next
+# runs Python bytecode (biased reference counting): give them some to run.
+def noop():
+    pass
+deadline = time.monotonic() + 30
+while len(freed) < 1500 and time.monotonic() < deadline:
+    ex.submit(noop).result(timeout=30)
+    time.sleep(0.001)
+assert len(freed) == 1500, len(freed)
+assert [f.result(timeout=30) for f in resubmitted] == [7] * 100
+ex.shutdown(wait=True)
+print("ok", len(freed))
+"""
+
+
+@pytest.mark.thread_unsafe(reason="runs a subprocess")
+def test_result_freed_by_pruning_may_submit_to_the_same_executor():
+    # Forgotten finished futures are dropped outside the executor's lock: a
+    # result's __del__ may run any Python, here submit() on that executor
+    # (under the lock this deadlocked).
+    proc = check_py(_RESULT_DEL_SUBMITS, timeout=60)
+    assert proc.stdout.startswith("ok"), proc.stdout
+    assert int(proc.stdout.split()[1]) == 1500
 
 
 def test_submit_from_many_threads(executor):
