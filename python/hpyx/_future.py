@@ -59,6 +59,10 @@ def _invoke_callback(fn, future):
         LOGGER.exception("exception calling callback for %r", future)
 
 
+# The instance-dict getter every cf.Future has (shadowed below).
+_instance_dict = cf.Future.__dict__["__dict__"].__get__
+
+
 class Future(cf.Future):
     """Represents the result of an asynchronous computation."""
 
@@ -69,6 +73,19 @@ class Future(cf.Future):
     _cond = None
     _waiter_list = None
     _notified = False
+
+    def __setattr__(self, name, value, _track=_core.track, _set=object.__setattr__):
+        # A future made by a task starts untracked by the cycle collector (it
+        # can be in no cycle: see `tasks::wrap` in the Rust glue); anything
+        # stored on it could close one, so it is tracked again first.
+        _track(self)
+        _set(self, name, value)
+
+    @property
+    def __dict__(self, _track=_core.track):
+        # vars(future) hands out the instance dict for writing: track first.
+        _track(self)
+        return _instance_dict(self)
 
     def __init__(self):
         """Initializes the future. Should not be called by clients."""

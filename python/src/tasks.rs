@@ -277,16 +277,66 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 }
 
 /// A new `hpyx.Future` (`future_type`) around `node`, made the way
-/// `hpyx._future._wrap` makes one: without running `__init__`.
+/// `hpyx._future._wrap` makes one: `object.__new__` without `__init__`,
+/// `_node` set, and left untracked by the cycle collector.
+///
+/// Untracked because such a future holds no reference the collector can
+/// follow (its `_node` is a `Node`, which is not a container; it has no
+/// `__dict__` yet), so it can be in no cycle; tracking a million of them made
+/// every full collection walk them all, which cost up to a microsecond per
+/// task at 1M pending futures on 3.11. `Future.__setattr__` tracks a future
+/// again before it gets any attribute that could close a cycle.
 fn wrap<'py>(
     py: Python<'py>,
     future_type: &Py<PyType>,
     node: PyNode,
 ) -> PyResult<Bound<'py, PyAny>> {
     let future_type = future_type.bind(py);
-    let future = future_type.call_method1(pyo3::intern!(py, "__new__"), (future_type,))?;
-    future.setattr(pyo3::intern!(py, "_node"), Bound::new(py, node)?)?;
+    let args = PyTuple::empty(py);
+    // SAFETY: `future_type` is a type object, so `tp_new` may be called with
+    // it, an (empty) argument tuple and no keywords, as `type.__call__` does;
+    // a null result has set a Python error, which `from_owned_ptr_or_err`
+    // takes. hpyx.Future (a cf.Future subclass) inherits `object_new`.
+    let future = unsafe {
+        let tp = future_type.as_type_ptr();
+        let tp_new = (*tp)
+            .tp_new
+            .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
+        Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
+    };
+    let node = Bound::new(py, node)?;
+    // SAFETY: all three are valid objects; the generic setter stores the
+    // `_node` slot without going through `Future.__setattr__`.
+    let set = unsafe {
+        pyo3::ffi::PyObject_GenericSetAttr(
+            future.as_ptr(),
+            pyo3::intern!(py, "_node").as_ptr(),
+            node.as_ptr(),
+        )
+    };
+    if set != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `future` is a new, tracked instance of a GC type holding only
+    // `_node` (see above).
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(future.as_ptr().cast()) };
     Ok(future)
+}
+
+/// `_core.track(obj)`: makes the cycle collector track `obj` again (a
+/// future made by [`wrap`], before it gets an attribute).
+#[pyfunction]
+fn track(obj: &Bound<'_, PyAny>) {
+    // SAFETY: `obj` is a valid object; only GC types are (un)tracked, and
+    // only when not tracked already.
+    unsafe {
+        let ptr = obj.as_ptr();
+        if pyo3::ffi::PyType_IS_GC(pyo3::ffi::Py_TYPE(ptr)) != 0
+            && pyo3::ffi::PyObject_GC_IsTracked(ptr) == 0
+        {
+            pyo3::ffi::PyObject_GC_Track(ptr.cast());
+        }
+    }
 }
 
 /// Adds a node that runs `func(*args, **kwargs)` on the pool, named by
@@ -507,5 +557,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(when_any, m)?)?;
     m.add_function(wrap_pyfunction!(ready, m)?)?;
     m.add_function(wrap_pyfunction!(promise, m)?)?;
+    m.add_function(wrap_pyfunction!(track, m)?)?;
     Ok(())
 }

@@ -295,6 +295,29 @@ def test_stdlib_helpers_on_a_future_leave_no_cycle():
         assert _freed(ref)
 
 
+@pytest.mark.parametrize("how", ["setattr", "vars"])
+@pytest.mark.parametrize("make", ["submit", "async_"])
+def test_untracked_task_futures_are_tracked_before_they_can_close_a_cycle(make, how):
+    # Futures made by tasks start untracked by the cycle collector (a
+    # million of them made full collections slow); any attribute can close a
+    # cycle, so they are tracked first and such a cycle is still collected.
+    with hpyx.HPXExecutor() as ex:
+        f = ex.submit(int, 3) if make == "submit" else hpyx.async_(int, 3)
+        assert f.result(timeout=WAIT) == 3
+        assert not gc.is_tracked(f)
+        if how == "setattr":
+            f.me = [f]
+        else:
+            vars(f)["me"] = [f]
+        assert gc.is_tracked(f)
+        ref = weakref.ref(f)
+        del f
+        gc.collect()
+        assert ref() is None, "a cycle through an attribute of a future was not collected"
+
+
+class Boom(Exception):
+    pass
 class Boom(Exception):
     pass
 
