@@ -320,11 +320,6 @@ class Future(cf.Future):
         return self._node.name
 
 
-_new = object.__new__
-
-
-def _wrap(node):
-    """A Future for an existing node."""
-    future = _new(Future)
-    future._node = node
-    return future
+def _wrap(node, _make=_core.wrap):
+    """A Future for an existing node (made as `submit` makes its futures)."""
+    return _make(Future, node)

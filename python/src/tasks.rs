@@ -206,7 +206,7 @@ impl ExecutorCore {
         let graph = runtime_unless_closed(self)?;
         if !self.track {
             let future = spawn_call(py, graph, func, args, kwargs, None)?;
-            return wrap(py, &self.future_type, PyNode::new(future));
+            return wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?);
         }
         // Resolve the name before locking: it may run Python
         // (`__qualname__`), which must not happen under the lock.
@@ -233,7 +233,7 @@ impl ExecutorCore {
         // even `submit` on this executor (a deadlock under the lock), or be
         // held at a stop-the-world pause while other submitters wait.
         drop(pruned);
-        wrap(py, &self.future_type, PyNode::new(future))
+        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
     }
 
     /// Closes the executor and hands back the futures it tracked.
@@ -276,9 +276,10 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
     Ok(runtime()?.graph)
 }
 
-/// A new `hpyx.Future` (`future_type`) around `node`, made the way
-/// `hpyx._future._wrap` makes one: `object.__new__` without `__init__`,
-/// `_node` set, and left untracked by the cycle collector.
+/// A new `hpyx.Future` (`future_type`) around `node`: `object.__new__`
+/// without `__init__`, `_node` set, left untracked by the cycle collector.
+/// Every future around a node is made here (`submit`, `async_`, and the
+/// combinators built in Python through `_core.wrap`).
 ///
 /// Untracked because such a future holds no reference the collector can
 /// follow (its `_node` is a `Node`, which is not a container; it has no
@@ -289,7 +290,7 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 fn wrap<'py>(
     py: Python<'py>,
     future_type: &Py<PyType>,
-    node: PyNode,
+    node: Bound<'py, PyNode>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let future_type = future_type.bind(py);
     let args = PyTuple::empty(py);
@@ -304,7 +305,6 @@ fn wrap<'py>(
             .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
         Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
     };
-    let node = Bound::new(py, node)?;
     // SAFETY: all three are valid objects; the generic setter stores the
     // `_node` slot without going through `Future.__setattr__`.
     let set = unsafe {
@@ -321,6 +321,18 @@ fn wrap<'py>(
     // `_node` (see above).
     unsafe { pyo3::ffi::PyObject_GC_UnTrack(future.as_ptr().cast()) };
     Ok(future)
+}
+
+/// `_core.wrap(future_type, node)`: [`wrap`] for the combinators built in
+/// Python (`hpyx._future._wrap`), so every future around a node is made one
+/// way.
+#[pyfunction(name = "wrap")]
+fn wrap_node<'py>(
+    py: Python<'py>,
+    future_type: Py<PyType>,
+    node: Bound<'py, PyNode>,
+) -> PyResult<Bound<'py, PyAny>> {
+    wrap(py, &future_type, node)
 }
 
 /// `_core.track(obj)`: makes the cycle collector track `obj` again (a
@@ -558,5 +570,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ready, m)?)?;
     m.add_function(wrap_pyfunction!(promise, m)?)?;
     m.add_function(wrap_pyfunction!(track, m)?)?;
+    m.add_function(wrap_pyfunction!(wrap_node, m)?)?;
     Ok(())
 }
