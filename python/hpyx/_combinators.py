@@ -115,18 +115,8 @@ def dataflow(fn, /, *args, **kwargs):
     Returns:
         A Future for ``fn``'s result.
     """
-    nodes, slots = [], []
-    for index, arg in enumerate(args):
-        node = _node_of(arg)
-        if node is not None:
-            nodes.append(node)
-            slots.append(index)
-    for key, arg in kwargs.items():
-        node = _node_of(arg)
-        if node is not None:
-            nodes.append(node)
-            slots.append(key)
-    return _wrap(_core.dataflow(fn, args, kwargs or None, nodes, slots))
+    # One Rust call finds the futures among the arguments and adds the node.
+    return _core.dataflow(Future, cf.Future, _bridge, fn, args, kwargs or None)
 
 
 def when_all(*futures):

@@ -433,39 +433,55 @@ enum Slot {
     Kwarg(Py<PyString>),
 }
 
-/// `hpyx.dataflow`: `inputs[k]`'s value replaces `args[slots[k]]` (an int)
-/// or `kwargs[slots[k]]` (a str) once every input has succeeded.
+/// `hpyx.dataflow(fn, *args, **kwargs)` in one call: finds the futures
+/// among `args` and `kwargs` (`future_type`, i.e. hpyx.Future, directly;
+/// other `stdlib_future_type` instances through `bridge`, which mirrors one
+/// in an hpyx.Future), adds a node that waits for them and runs `func` with
+/// their values in their places, and returns its hpyx.Future.
 #[pyfunction]
-#[pyo3(signature = (func, args, kwargs, inputs, slots, name=None))]
-fn dataflow(
-    py: Python<'_>,
+#[pyo3(signature = (future_type, stdlib_future_type, bridge, func, args, kwargs, name=None))]
+#[allow(clippy::too_many_arguments)]
+fn dataflow<'py>(
+    py: Python<'py>,
+    future_type: Py<PyType>,
+    stdlib_future_type: Bound<'py, PyType>,
+    bridge: Bound<'py, PyAny>,
     func: PyValue,
     args: Py<PyTuple>,
     kwargs: Option<Py<PyDict>>,
-    inputs: Vec<PyRef<'_, PyNode>>,
-    slots: Vec<Bound<'_, PyAny>>,
     name: Option<String>,
-) -> PyResult<PyNode> {
+) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    if inputs.len() != slots.len() {
-        return Err(PyValueError::new_err(
-            "dataflow: inputs and slots differ in length",
-        ));
+    let node_attr = pyo3::intern!(py, "_node");
+    let hpyx_future = future_type.bind(py);
+    let node_of = |value: &Bound<'py, PyAny>| -> PyResult<Option<NodeRef>> {
+        let future = if value.is_instance(hpyx_future)? {
+            value.clone()
+        } else if value.is_instance(&stdlib_future_type)? {
+            bridge.call1((value,))?
+        } else {
+            return Ok(None);
+        };
+        let node = future.getattr(node_attr)?;
+        Ok(Some(node.cast::<PyNode>()?.get().future.node()))
+    };
+    let mut nodes: Vec<NodeRef> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
+    for (index, arg) in args.bind(py).iter().enumerate() {
+        if let Some(node) = node_of(&arg)? {
+            nodes.push(node);
+            slots.push(Slot::Arg(index));
+        }
+    }
+    if let Some(kwargs) = &kwargs {
+        for (key, arg) in kwargs.bind(py).iter() {
+            if let Some(node) = node_of(&arg)? {
+                nodes.push(node);
+                slots.push(Slot::Kwarg(key.cast_into::<PyString>()?.unbind()));
+            }
+        }
     }
     let (func, name) = resolve(py, func, name)?;
-    let slots = slots
-        .into_iter()
-        .map(|s| match s.extract::<usize>() {
-            Ok(i) => Ok(Slot::Arg(i)),
-            Err(_) => s
-                .cast_into::<PyString>()
-                .map(|k| Slot::Kwarg(k.unbind()))
-                .map_err(|_| {
-                    PyTypeError::new_err("dataflow slots are argument indices or keyword names")
-                }),
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
     let label = name.clone();
     let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
         call(
@@ -490,7 +506,7 @@ fn dataflow(
             label.as_str(),
         )
     });
-    Ok(PyNode::new(future))
+    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
 }
 
 /// `hpyx.when_all`: a node whose value is the tuple of the inputs' values.
