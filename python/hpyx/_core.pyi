@@ -1,6 +1,6 @@
 """Type stubs for hpyx._core, the Rust core of hpyx (PyO3)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar, final
 
 _T = TypeVar("_T")
@@ -67,8 +67,18 @@ class ExecutorCore:
     def submit(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
     ) -> Any: ...
+    def map(
+        self, func: Callable[..., Any], arg_tuples: Iterable[tuple[Any, ...]], timeout: float | None = None
+    ) -> MapResults: ...
     def close(self) -> list[Node]: ...
     def __len__(self) -> int: ...
+
+@final
+class MapResults:
+    """The iterator HPXExecutor.map returns: the results, in order."""
+
+    def __iter__(self) -> MapResults: ...
+    def __next__(self) -> Any: ...
 
 @final
 class Named:

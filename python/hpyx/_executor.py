@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import time
 import warnings
 
 from . import _core
@@ -87,35 +86,10 @@ class HPXExecutor(cf.Executor):
                 before the given timeout.
             Exception: If fn(*args) raises for any values.
         """
-        # The stdlib's Executor.map, with one call per item into Rust and no
-        # cancel() of every future after its result.
-        if timeout is not None:
-            end_time = timeout + time.monotonic()
-        submit = self._core.submit
-        fs = [submit(fn, args) for args in zip(*iterables)]
-
-        def result_iterator():
-            try:
-                fs.reverse()
-                while fs:
-                    # Like the stdlib: keep no reference to the popped future
-                    # while suspended at the yield.
-                    future = fs.pop()
-                    try:
-                        if timeout is None:
-                            value = future.result()
-                        else:
-                            value = future.result(end_time - time.monotonic())
-                    except BaseException:
-                        future.cancel()
-                        raise
-                    del future
-                    yield value
-            finally:
-                for future in fs:
-                    future.cancel()
-
-        return result_iterator()
+        # The stdlib's Executor.map in one Rust call: every item scheduled
+        # now, no Future object per item; the iterator waits for each result
+        # in order, and its first exception (or dropping it) cancels the rest.
+        return self._core.map(fn, zip(*iterables), timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         """Clean-up the resources associated with the Executor.

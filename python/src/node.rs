@@ -110,7 +110,7 @@ impl PyNode {
     /// Waits, then returns the value or raises the task's exception,
     /// `CancelledError`, or `TimeoutError`.
     #[pyo3(signature = (timeout=None))]
-    fn result(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<PyValue> {
+    pub(crate) fn result(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<PyValue> {
         self.wait_finished(py, timeout)?;
         self.outcome_to_py(py)
     }

@@ -3,7 +3,9 @@
 //! interpreter only while it calls into Python.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -211,7 +213,80 @@ impl ExecutorCore {
         // Resolve the name before locking: it may run Python
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
-        let body = task_body(func, args, kwargs, name.clone());
+        let future =
+            self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
+        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
+    }
+
+    /// `executor.map(fn, *iterables, timeout=)`: schedules `func(*args)` for
+    /// every tuple of `arg_tuples` (`zip(*iterables)`) now, and returns an
+    /// iterator over the results in order. No `hpyx.Future` is made per item.
+    #[pyo3(signature = (func, arg_tuples, timeout=None))]
+    fn map(
+        &self,
+        py: Python<'_>,
+        func: PyValue,
+        arg_tuples: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<MapResults> {
+        // As the stdlib: the deadline counts from the call.
+        let deadline = timeout
+            .map(|t| {
+                if t.is_nan() {
+                    Err(PyValueError::new_err("timeout must be a number, got nan"))
+                } else {
+                    Ok(Instant::now() + Duration::from_secs_f64(t.clamp(0.0, 1e9)))
+                }
+            })
+            .transpose()?;
+        let graph = runtime_unless_closed(self)?;
+        let (func, name) = resolve(py, func, None)?;
+        let mut nodes = VecDeque::new();
+        let scheduled = arg_tuples.try_iter()?.try_for_each(|args| {
+            let args = args?.cast_into::<PyTuple>()?.unbind();
+            let body = task_body(func.clone_ref(py), args, None, name.clone());
+            nodes.push_back(self.spawn_tracked(&graph, body, name.clone())?);
+            Ok::<_, PyErr>(())
+        });
+        // On an error (a raising iterable, shutdown) the items scheduled so
+        // far still run, as with the stdlib's list of submits.
+        scheduled?;
+        Ok(MapResults {
+            nodes: std::sync::Mutex::new(nodes),
+            deadline,
+        })
+    }
+    /// Closes the executor and hands back the futures it tracked.
+    fn close(&self) -> Vec<PyNode> {
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        tracked.closed = true;
+        std::mem::take(&mut tracked.nodes)
+            .into_iter()
+            .map(PyNode::new)
+            .collect()
+    }
+
+    /// How many futures are tracked (for tests).
+    fn __len__(&self) -> usize {
+        self.tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .nodes
+            .len()
+    }
+}
+
+impl ExecutorCore {
+    /// Adds a task node and tracks it (tracking executors) or just adds it.
+    fn spawn_tracked(
+        &self,
+        graph: &hpyx_graph::TaskGraph,
+        body: impl FnOnce() -> Result<PyValue, TaskError> + Send + 'static,
+        name: NodeName,
+    ) -> PyResult<hpyx_graph::Future<PyValue>> {
+        if !self.track {
+            return Ok(graph.spawn(name, body));
+        }
         let (future, pruned) = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
@@ -233,26 +308,60 @@ impl ExecutorCore {
         // even `submit` on this executor (a deadlock under the lock), or be
         // held at a stop-the-world pause while other submitters wait.
         drop(pruned);
-        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
+        Ok(future)
+    }
+}
+
+/// The iterator `HPXExecutor.map` returns: the results in order, each
+/// waited for (until the map's deadline) when asked for. Like the stdlib's
+/// generator, the first exception (the task's, or `TimeoutError`) ends it
+/// and cancels the items not yet returned, and so does dropping it.
+#[pyclass(frozen, module = "hpyx._core", name = "MapResults")]
+struct MapResults {
+    nodes: std::sync::Mutex<VecDeque<hpyx_graph::Future<PyValue>>>,
+    deadline: Option<Instant>,
+}
+
+impl MapResults {
+    fn cancel_rest(&self) {
+        let rest = std::mem::take(&mut *self.nodes.lock().unwrap_or_else(|e| e.into_inner()));
+        for node in &rest {
+            node.cancel();
+        }
+    }
+}
+
+#[pymethods]
+impl MapResults {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
     }
 
-    /// Closes the executor and hands back the futures it tracked.
-    fn close(&self) -> Vec<PyNode> {
-        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-        tracked.closed = true;
-        std::mem::take(&mut tracked.nodes)
-            .into_iter()
-            .map(PyNode::new)
-            .collect()
-    }
-
-    /// How many futures are tracked (for tests).
-    fn __len__(&self) -> usize {
-        self.tracked
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyValue>> {
+        let next = self
+            .nodes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .nodes
-            .len()
+            .pop_front();
+        let Some(next) = next else {
+            return Ok(None);
+        };
+        let timeout = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+        let node = PyNode::new(next);
+        node.result(py, timeout)
+            .inspect_err(|_| {
+                node.future.cancel();
+                self.cancel_rest();
+            })
+            .map(Some)
+    }
+}
+
+impl Drop for MapResults {
+    fn drop(&mut self) {
+        self.cancel_rest();
     }
 }
 
@@ -586,6 +695,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ready, m)?)?;
     m.add_function(wrap_pyfunction!(promise, m)?)?;
     m.add_function(wrap_pyfunction!(track, m)?)?;
+    m.add_class::<MapResults>()?;
     m.add_function(wrap_pyfunction!(wrap_node, m)?)?;
     Ok(())
 }

@@ -244,3 +244,69 @@ def test_map_with_generator_input_and_timeout_none(executor):
         30,
         40,
     ]
+
+
+def test_map_first_exception_ends_it_and_cancels_the_rest(executor):
+    gate = threading.Event()
+
+    def f(x):
+        if x == 0:
+            raise ValueError("item 0")
+        gate.wait(WAIT)
+        return x
+
+    with blocked_workers(executor):
+        it = executor.map(f, range(5))
+    # Item 0 may run before the others (any order): only its failure counts.
+    with pytest.raises(ValueError, match="item 0"):
+        next(it)
+    gate.set()
+    assert list(it) == [], "the iterator goes on after an exception"
+
+
+def test_map_dropped_iterator_cancels_items_not_yet_run(executor):
+    with blocked_workers(executor):
+        it = executor.map(identity, range(100))
+        del it
+        after = executor.submit(identity, "after")
+    assert after.result(timeout=WAIT) == "after"
+    # Every mapped item was cancelled (not run) before `after` could run: the
+    # executor tracked all of them; none is left pending.
+    nodes = executor._core.close()
+    assert all(n.done() for n in nodes)
+    assert sum(n.cancelled() for n in nodes) >= 100
+
+
+def test_map_shared_by_threads_yields_each_result_once(executor):
+    it = executor.map(identity, range(2000))
+    seen = []
+    lock = threading.Lock()
+
+    def drain():
+        for value in it:
+            with lock:
+                seen.append(value)
+
+    threads = [threading.Thread(target=drain) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert sorted(seen) == list(range(2000))
+
+
+def test_map_iterable_raising_midway_raises_from_map(executor):
+    def items():
+        yield 1
+        yield 2
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        executor.map(identity, items())
+
+
+def test_map_after_shutdown_raises_runtime_error():
+    ex = hpyx.HPXExecutor()
+    ex.shutdown()
+    with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
+        ex.map(identity, [1])
