@@ -48,37 +48,15 @@ def _bridge(future):
     return mirror
 
 
-def _node_of(value):
-    """The node behind a future argument, or None for a plain value."""
-    if isinstance(value, Future):
-        return value._node
-    if isinstance(value, cf.Future):
-        return _bridge(value)._node
-    return None
-
-
-def _futures_arg(futures, fname):
+def _futures_arg(futures):
+    """The futures of ``when_all(*futures)`` / ``when_any(*futures)`` as a
+    list: the arguments, or the one iterable given."""
     if len(futures) == 1 and not isinstance(futures[0], cf.Future):
         try:
-            futures = tuple(futures[0])
+            return list(futures[0])
         except TypeError:
             pass
-    try:
-        # Fast path: all hpyx futures (a million of them, maybe).
-        nodes = [f._node for f in futures]
-        if all(type(n) is _core.Node for n in nodes):
-            return list(futures), nodes
-    except AttributeError:
-        pass
-    nodes = []
-    for f in futures:
-        node = _node_of(f)
-        if node is None:
-            raise TypeError(
-                "%s() takes futures, got %s" % (fname, type(f).__name__)
-            )
-        nodes.append(node)
-    return list(futures), nodes
+    return list(futures)
 
 
 # `async_` goes through the executor's one-call Rust path, untracked.
@@ -129,10 +107,11 @@ def when_all(*futures):
     Returns:
         A Future whose result is a tuple of the input values.
     """
-    futures, nodes = _futures_arg(futures, "when_all")
-    if not nodes:
+    futures = _futures_arg(futures)
+    if not futures:
         return ready_future(())
-    return _wrap(_core.when_all(nodes))
+    # One Rust call finds the nodes (a million, maybe) and adds the node.
+    return _core.when_all(Future, cf.Future, _bridge, futures)
 
 
 def when_any(*futures):
@@ -148,10 +127,10 @@ def when_any(*futures):
     Raises:
         ValueError: If no futures are given.
     """
-    futures, nodes = _futures_arg(futures, "when_any")
-    if not nodes:
+    futures = _futures_arg(futures)
+    if not futures:
         raise ValueError("when_any() needs at least one future")
-    return _wrap(_core.when_any(nodes, futures))
+    return _core.when_any(Future, cf.Future, _bridge, futures)
 
 
 def ready_future(value):

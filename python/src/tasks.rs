@@ -561,19 +561,12 @@ fn dataflow<'py>(
     name: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let node_attr = pyo3::intern!(py, "_node");
-    let hpyx_future = future_type.bind(py);
-    let node_of = |value: &Bound<'py, PyAny>| -> PyResult<Option<NodeRef>> {
-        let future = if value.is_instance(hpyx_future)? {
-            value.clone()
-        } else if value.is_instance(&stdlib_future_type)? {
-            bridge.call1((value,))?
-        } else {
-            return Ok(None);
-        };
-        let node = future.getattr(node_attr)?;
-        Ok(Some(node.cast::<PyNode>()?.get().future.node()))
+    let kinds = FutureKinds {
+        hpyx: future_type.bind(py),
+        stdlib: &stdlib_future_type,
+        bridge: &bridge,
     };
+    let node_of = |value: &Bound<'py, PyAny>| kinds.node_of(value);
     let mut nodes: Vec<NodeRef> = Vec::new();
     let mut slots: Vec<Slot> = Vec::new();
     for (index, arg) in args.bind(py).iter().enumerate() {
@@ -618,11 +611,67 @@ fn dataflow<'py>(
     wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
 }
 
-/// `hpyx.when_all`: a node whose value is the tuple of the inputs' values.
+/// The future types the combinators take, and how a stdlib future joins
+/// the graph.
+struct FutureKinds<'a, 'py> {
+    /// `hpyx.Future`.
+    hpyx: &'a Bound<'py, PyType>,
+    /// `concurrent.futures.Future`.
+    stdlib: &'a Bound<'py, PyType>,
+    /// `hpyx._combinators._bridge`: an hpyx.Future mirroring a stdlib one.
+    bridge: &'a Bound<'py, PyAny>,
+}
+
+impl<'py> FutureKinds<'_, 'py> {
+    /// The node behind `value` if it is a future (an hpyx.Future's own, or
+    /// that of the hpyx.Future mirroring another stdlib future), else None.
+    fn node_of(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<NodeRef>> {
+        let future = if value.is_instance(self.hpyx)? {
+            value.clone()
+        } else if value.is_instance(self.stdlib)? {
+            self.bridge.call1((value,))?
+        } else {
+            return Ok(None);
+        };
+        let node = future.getattr(pyo3::intern!(value.py(), "_node"))?;
+        Ok(Some(node.cast::<PyNode>()?.get().future.node()))
+    }
+
+    /// The nodes behind `futures`; a TypeError naming `combinator` for
+    /// anything that is not a future.
+    fn nodes_of(&self, futures: &Bound<'py, PyList>, combinator: &str) -> PyResult<Vec<NodeRef>> {
+        futures
+            .iter()
+            .map(|f| {
+                self.node_of(&f)?.ok_or_else(|| {
+                    let type_name = f
+                        .get_type()
+                        .name()
+                        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+                    PyTypeError::new_err(format!("{combinator}() takes futures, got {type_name}"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// `hpyx.when_all`: a future for the tuple of the values of `futures` (a
+/// list of futures), made in one call.
 #[pyfunction]
-fn when_all(inputs: Vec<PyRef<'_, PyNode>>) -> PyResult<PyNode> {
+fn when_all<'py>(
+    py: Python<'py>,
+    future_type: Py<PyType>,
+    stdlib_future_type: Bound<'py, PyType>,
+    bridge: Bound<'py, PyAny>,
+    futures: Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
+    let kinds = FutureKinds {
+        hpyx: future_type.bind(py),
+        stdlib: &stdlib_future_type,
+        bridge: &bridge,
+    };
+    let nodes = kinds.nodes_of(&futures, "when_all")?;
     let future = rt.graph.dataflow("when_all", nodes, |inputs: &Inputs<'_>| {
         crate::runtime::attach(|py| {
             crate::fault::hit("when_all.build");
@@ -639,20 +688,32 @@ fn when_all(inputs: Vec<PyRef<'_, PyNode>>) -> PyResult<PyNode> {
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    Ok(PyNode::new(future))
+    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
 }
 
-/// `hpyx.when_any`: a node whose value is `(index, futures)`, `index` being
-/// the first input to finish (failures count).
+/// `hpyx.when_any`: a future for `(index, futures)`, `index` being the first
+/// of `futures` (a list) to finish (failures count).
 #[pyfunction]
-fn when_any(inputs: Vec<PyRef<'_, PyNode>>, futures: Py<PyList>) -> PyResult<PyNode> {
+fn when_any<'py>(
+    py: Python<'py>,
+    future_type: Py<PyType>,
+    stdlib_future_type: Bound<'py, PyType>,
+    bridge: Bound<'py, PyAny>,
+    futures: Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let nodes: Vec<NodeRef> = inputs.iter().map(|n| n.future.node()).collect();
+    let kinds = FutureKinds {
+        hpyx: future_type.bind(py),
+        stdlib: &stdlib_future_type,
+        bridge: &bridge,
+    };
+    let nodes = kinds.nodes_of(&futures, "when_any")?;
     let Some(first) = rt.graph.when_any(nodes) else {
         return Err(PyValueError::new_err(
             "when_any() needs at least one future",
         ));
     };
+    let futures = futures.unbind();
     let future = first.then("when_any", move |index: &usize| {
         let index = *index;
         crate::runtime::attach(|py| {
@@ -663,7 +724,7 @@ fn when_any(inputs: Vec<PyRef<'_, PyNode>>, futures: Py<PyList>) -> PyResult<PyN
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    Ok(PyNode::new(future))
+    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
 }
 
 /// `hpyx.ready_future`: an already finished node.
