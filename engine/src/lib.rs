@@ -30,6 +30,8 @@ mod latch;
 mod loom;
 mod pool;
 mod registry;
+#[cfg(all(test, loom))]
+mod shutdown_loom_tests;
 mod sleep;
 mod wait;
 mod worker;
