@@ -62,3 +62,7 @@ miri: ## Miri over the engine's and graph's tests (nightly miri; fails loudly if
 .PHONY: tsan
 tsan: ## ThreadSanitizer over the Rust tests (nightly + rust-src; fails loudly if unavailable)
 	bash ci/tsan.sh
+
+.PHONY: asan
+asan: ## AddressSanitizer + LeakSanitizer over the Rust tests (nightly + rust-src; fails loudly if unavailable)
+	bash ci/asan.sh
