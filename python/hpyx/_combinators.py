@@ -59,22 +59,10 @@ def _futures_arg(futures):
     return list(futures)
 
 
-# `async_` goes through the executor's one-call Rust path, untracked.
+# `async_` is the Rust method of an untracked executor core, bound: no
+# Python frame per task (its docstring and signature are set in Rust).
 _SPAWNER = _core.ExecutorCore(Future, track=False)
-
-
-def async_(fn, /, *args, **kwargs):
-    """Runs ``fn(*args, **kwargs)`` on the worker pool.
-
-    Args:
-        fn: The callable to run.
-        *args: Positional arguments for ``fn``.
-        **kwargs: Keyword arguments for ``fn``.
-
-    Returns:
-        A Future for the result.
-    """
-    return _SPAWNER.submit(fn, args, kwargs or None)
+async_ = _SPAWNER.async_
 
 
 def dataflow(fn, /, *args, **kwargs):

@@ -47,6 +47,10 @@ class HPXExecutor(cf.Executor):
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
         self._core = _core.ExecutorCore(Future)
+        if type(self).submit is HPXExecutor.submit:
+            # The Rust method itself, bound to this executor: the same call
+            # without a Python frame per task (a subclass's own submit wins).
+            self.submit = self._core.submit
 
     @property
     def _max_workers(self):
@@ -62,7 +66,7 @@ class HPXExecutor(cf.Executor):
         Returns:
             A Future representing the given call.
         """
-        return self._core.submit(fn, args, kwargs or None)
+        return self._core.submit_args(fn, args, kwargs or None)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """Returns an iterator equivalent to map(fn, iter).
@@ -89,6 +93,9 @@ class HPXExecutor(cf.Executor):
         # The stdlib's Executor.map in one Rust call: every item scheduled
         # now, no Future object per item; the iterator waits for each result
         # in order, and its first exception (or dropping it) cancels the rest.
+        if type(self).submit is not HPXExecutor.submit:
+            # A subclass's own submit sees every item, as with the stdlib.
+            return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
         return self._core.map(fn, zip(*iterables), timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):

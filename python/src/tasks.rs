@@ -196,9 +196,36 @@ impl ExecutorCore {
         }
     }
 
+    // `HPXExecutor.submit`, bound to each executor (no Python frame per
+    // call), with the stdlib's docstring.
+    #[doc = "Submits a callable to be executed with the given arguments.\n\n        Schedules the callable to be executed as fn(*args, **kwargs) and returns\n        a Future instance representing the execution of the callable.\n\n        Returns:\n            A Future representing the given call.\n        "]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
+    fn submit<'py>(
+        &self,
+        py: Python<'py>,
+        r#fn: PyValue,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.submit_args(py, r#fn, args, kwargs)
+    }
+
+    // `hpyx.async_` (bound to the untracked spawner), with its docstring.
+    #[doc = "Runs ``fn(*args, **kwargs)`` on the worker pool.\n\n    Args:\n        fn: The callable to run.\n        *args: Positional arguments for ``fn``.\n        **kwargs: Keyword arguments for ``fn``.\n\n    Returns:\n        A Future for the result.\n    "]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
+    fn async_<'py>(
+        &self,
+        py: Python<'py>,
+        r#fn: PyValue,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.submit_args(py, r#fn, args, kwargs)
+    }
+
     /// Schedules `func(*args, **kwargs)` and returns its `hpyx.Future`.
     #[pyo3(signature = (func, args, kwargs=None))]
-    fn submit<'py>(
+    fn submit_args<'py>(
         &self,
         py: Python<'py>,
         func: PyValue,

@@ -310,3 +310,29 @@ def test_map_after_shutdown_raises_runtime_error():
     ex.shutdown()
     with pytest.raises(RuntimeError, match="cannot schedule new futures after shutdown"):
         ex.map(identity, [1])
+
+
+def test_submit_has_the_stdlib_signature_and_docstring(executor):
+    import inspect
+
+    stdlib = cf.ThreadPoolExecutor()
+    try:
+        assert inspect.signature(executor.submit) == inspect.signature(stdlib.submit)
+        assert executor.submit.__doc__ == cf.Executor.submit.__doc__
+        assert hpyx.HPXExecutor.submit.__doc__ == cf.Executor.submit.__doc__
+    finally:
+        stdlib.shutdown()
+
+
+def test_a_subclass_submit_override_is_called():
+    calls = []
+
+    class Counting(hpyx.HPXExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            calls.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+    with Counting() as ex:
+        assert ex.submit(pow, 2, 3).result(timeout=WAIT) == 8
+        assert list(ex.map(abs, [-1])) == [1]
+    assert calls == [pow, abs]
