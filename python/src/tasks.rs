@@ -159,6 +159,21 @@ fn call(
     .unwrap_or_else(|| Err(errors::interpreter_gone()))
 }
 
+/// The stdlib's `Executor.submit` docstring, as this interpreter compiles it
+/// (CPython 3.13 strips docstring indentation at compile time).
+#[cfg(Py_3_13)]
+macro_rules! stdlib_submit_doc {
+    () => {
+        "Submits a callable to be executed with the given arguments.\n\nSchedules the callable to be executed as fn(*args, **kwargs) and returns\na Future instance representing the execution of the callable.\n\nReturns:\n    A Future representing the given call.\n"
+    };
+}
+#[cfg(not(Py_3_13))]
+macro_rules! stdlib_submit_doc {
+    () => {
+        "Submits a callable to be executed with the given arguments.\n\n        Schedules the callable to be executed as fn(*args, **kwargs) and returns\n        a Future instance representing the execution of the callable.\n\n        Returns:\n            A Future representing the given call.\n        "
+    };
+}
+
 /// The Rust half of `hpyx.HPXExecutor`: its closed flag and the futures it
 /// still tracks (for `shutdown(wait=True)` and `cancel_futures`), under one
 /// mutex, and `submit` in one call: no Python-level lock or bookkeeping per
@@ -198,7 +213,7 @@ impl ExecutorCore {
 
     // `HPXExecutor.submit`, bound to each executor (no Python frame per
     // call), with the stdlib's docstring.
-    #[doc = "Submits a callable to be executed with the given arguments.\n\n        Schedules the callable to be executed as fn(*args, **kwargs) and returns\n        a Future instance representing the execution of the callable.\n\n        Returns:\n            A Future representing the given call.\n        "]
+    #[doc = stdlib_submit_doc!()]
     #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
     fn submit<'py>(
         &self,
@@ -211,7 +226,7 @@ impl ExecutorCore {
     }
 
     // `hpyx.async_` (bound to the untracked spawner), with its docstring.
-    #[doc = "Runs ``fn(*args, **kwargs)`` on the worker pool.\n\n    Args:\n        fn: The callable to run.\n        *args: Positional arguments for ``fn``.\n        **kwargs: Keyword arguments for ``fn``.\n\n    Returns:\n        A Future for the result.\n    "]
+    #[doc = "Runs ``fn(*args, **kwargs)`` on the worker pool.\n\nArgs:\n    fn: The callable to run.\n    *args: Positional arguments for ``fn``.\n    **kwargs: Keyword arguments for ``fn``.\n\nReturns:\n    A Future for the result.\n"]
     #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
     fn async_<'py>(
         &self,

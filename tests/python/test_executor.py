@@ -191,7 +191,8 @@ while len(freed) < 1500 and time.monotonic() < deadline:
     ex.submit(noop).result(timeout=30)
     time.sleep(0.001)
 assert len(freed) == 1500, len(freed)
-assert [f.result(timeout=30) for f in resubmitted] == [7] * 100
+# (On 3.13t the __del__s run on several threads at once: 100 or a few more.)
+assert len(resubmitted) >= 100 and {f.result(timeout=30) for f in resubmitted} == {7}
 ex.shutdown(wait=True)
 print("ok", len(freed))
 """
