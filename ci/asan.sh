@@ -35,11 +35,6 @@ mkdir -p "$CARGO_TARGET_DIR"
 #                    private pools and drop every handle, so at exit those
 #                    blocks are unreachable, and LSan reports them. Blocks
 #                    only reachable from a suppressed leak are suppressed too.
-#   a_push_from_an_exit_hook_is_not_lost   (engine/tests/shutdown.rs) builds
-#                    an Arc cycle on purpose: the pool's exit hook holds the
-#                    pool (through a OnceLock) so that it can push to it, and
-#                    the pool holds its Config, hence the hook. The pool is
-#                    shut down and joined; only this test's cycle stays.
 # The global pool needs no entry: it sits in a `static` (engine/src/global.rs),
 # so it stays reachable and LSan does not count it; nor does crossbeam-epoch's
 # global collector.
@@ -47,7 +42,6 @@ supp="$(cd "$CARGO_TARGET_DIR" && pwd)/lsan.supp"
 cat >"$supp" <<'EOF'
 leak:<hpyx_graph::graph::TaskGraph>::new
 leak:hpyx_graph::graph::TaskGraph::new
-leak:a_push_from_an_exit_hook_is_not_lost
 EOF
 
 # Frame pointers everywhere (std included, it is rebuilt): LSan records

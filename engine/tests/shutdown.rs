@@ -376,13 +376,16 @@ fn a_push_from_an_exit_hook_is_not_lost() {
     let runs = Arc::new(AtomicUsize::new(0));
     let cancels = Arc::new(AtomicUsize::new(0));
     let slot: Arc<std::sync::OnceLock<ThreadPool>> = Arc::new(std::sync::OnceLock::new());
-    let (r, c, s) = (Arc::clone(&runs), Arc::clone(&cancels), Arc::clone(&slot));
+    // A weak reference: the pool owns the hook, so a strong one would be a
+    // cycle (the pool would never be freed; LeakSanitizer reports it).
+    let (r, c, s) = (Arc::clone(&runs), Arc::clone(&cancels), Arc::downgrade(&slot));
     let pool = ThreadPool::new(Config::new().num_workers(2).on_worker_exit(move |_| {
         let job = Arc::new(CountingJob {
             runs: Arc::clone(&r),
             cancels: Arc::clone(&c),
         });
-        if let Err(job) = s.get().unwrap().push(job) {
+        let slot = s.upgrade().expect("the test still holds the pool");
+        if let Err(job) = slot.get().unwrap().push(job) {
             job.cancel();
         }
     }))

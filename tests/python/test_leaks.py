@@ -24,6 +24,7 @@ import concurrent.futures as cf
 import contextlib
 import gc
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -304,7 +305,9 @@ def test_untracked_task_futures_are_tracked_before_they_can_close_a_cycle(make, 
     with hpyx.HPXExecutor() as ex:
         f = ex.submit(int, 3) if make == "submit" else hpyx.async_(int, 3)
         assert f.result(timeout=WAIT) == 3
-        assert not gc.is_tracked(f)
+        # GIL builds only: the free-threaded collector handles untracked
+        # objects badly (see `tasks::wrap`).
+        assert gc.is_tracked(f) == (not getattr(sys, "_is_gil_enabled", lambda: True)())
         if how == "setattr":
             f.me = [f]
         else:
