@@ -378,7 +378,11 @@ fn a_push_from_an_exit_hook_is_not_lost() {
     let slot: Arc<std::sync::OnceLock<ThreadPool>> = Arc::new(std::sync::OnceLock::new());
     // A weak reference: the pool owns the hook, so a strong one would be a
     // cycle (the pool would never be freed; LeakSanitizer reports it).
-    let (r, c, s) = (Arc::clone(&runs), Arc::clone(&cancels), Arc::downgrade(&slot));
+    let (r, c, s) = (
+        Arc::clone(&runs),
+        Arc::clone(&cancels),
+        Arc::downgrade(&slot),
+    );
     let pool = ThreadPool::new(Config::new().num_workers(2).on_worker_exit(move |_| {
         let job = Arc::new(CountingJob {
             runs: Arc::clone(&r),

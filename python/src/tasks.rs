@@ -337,7 +337,10 @@ impl ExecutorCore {
             let future = graph.spawn(name, body);
             tracked.nodes.push(future.clone());
             let pruned = if tracked.nodes.len() >= tracked.prune_at {
-                let finished: Vec<_> = tracked.nodes.extract_if(.., |f| f.is_finished()).collect();
+                let (finished, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut tracked.nodes)
+                    .into_iter()
+                    .partition(|f| f.is_finished());
+                tracked.nodes = pending;
                 tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
                 finished
             } else {
