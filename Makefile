@@ -66,3 +66,7 @@ tsan: ## ThreadSanitizer over the Rust tests (nightly + rust-src; fails loudly i
 .PHONY: asan
 asan: ## AddressSanitizer + LeakSanitizer over the Rust tests (nightly + rust-src; fails loudly if unavailable)
 	bash ci/asan.sh
+
+.PHONY: asan-python
+asan-python: ## The Python suite (3.11) against an AddressSanitizer build of the extension (nightly + rust-src; own venv .venv-asan)
+	bash ci/asan-python.sh
