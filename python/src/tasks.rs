@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
@@ -105,14 +104,40 @@ fn resolve(py: Python<'_>, func: PyValue, name: Option<String>) -> PyResult<(PyV
 }
 
 thread_local! {
-    /// Recently seen `__qualname__` strings and their Rust copies. A
-    /// function's `__qualname__` is the same str object on every access, so
-    /// this saves copying the name into a new allocation for every task.
-    /// Holding the str keeps its address from being reused.
-    static NAME_CACHE: RefCell<Vec<(Py<PyString>, Arc<str>)>> = const { RefCell::new(Vec::new()) };
+    /// Recently seen `__qualname__` strings and their names. A function's
+    /// `__qualname__` is the same str object on every access, so a task's
+    /// name costs a pointer comparison. Holding the str keeps its address
+    /// from being reused.
+    static NAME_CACHE: RefCell<Vec<(Py<PyString>, NodeName)>> = const { RefCell::new(Vec::new()) };
 }
 
 const NAME_CACHE_SIZE: usize = 16;
+
+/// Names interned for the rest of the process, at most [`INTERNED_MAX`] of
+/// them: a task named by one is a `NodeName::Static`, which costs no
+/// reference counting. A shared `Arc<str>` was cloned twice per task on the
+/// submitting thread and released twice on a worker: one cache line
+/// bouncing between the cores for every task of a million.
+static INTERNED: std::sync::Mutex<Option<std::collections::HashSet<&'static str>>> =
+    std::sync::Mutex::new(None);
+
+/// Distinct task names interned at most (beyond it, names are shared
+/// `Arc<str>`s): bounds what generated `__qualname__`s can pin.
+const INTERNED_MAX: usize = 4096;
+
+fn intern(text: &str) -> NodeName {
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    let interned = interned.get_or_insert_with(Default::default);
+    if let Some(name) = interned.get(text) {
+        return NodeName::Static(name);
+    }
+    if interned.len() >= INTERNED_MAX {
+        return NodeName::from(text.to_owned());
+    }
+    let name: &'static str = Box::leak(Box::from(text));
+    interned.insert(name);
+    NodeName::Static(name)
+}
 
 fn cached_name(qualname: &Bound<'_, PyString>) -> PyResult<NodeName> {
     let hit = NAME_CACHE.with(|cache| {
@@ -120,20 +145,20 @@ fn cached_name(qualname: &Bound<'_, PyString>) -> PyResult<NodeName> {
             .borrow()
             .iter()
             .find(|(s, _)| s.as_ptr() == qualname.as_ptr())
-            .map(|(_, name)| Arc::clone(name))
+            .map(|(_, name)| name.clone())
     });
     if let Some(name) = hit {
-        return Ok(NodeName::Shared(name));
+        return Ok(name);
     }
-    let name: Arc<str> = Arc::from(qualname.to_str()?);
+    let name = intern(qualname.to_str()?);
     NAME_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.len() == NAME_CACHE_SIZE {
             cache.remove(0);
         }
-        cache.push((qualname.clone().unbind(), Arc::clone(&name)));
+        cache.push((qualname.clone().unbind(), name.clone()));
     });
-    Ok(NodeName::Shared(name))
+    Ok(name)
 }
 
 /// Positional and keyword arguments, built once attached.

@@ -108,6 +108,25 @@ def test_default_name_is_qualname():
     assert hpyx.ready_future(1).then(identity).name == "identity"
 
 
+def test_many_distinct_qualnames_keep_their_own_names():
+    # Names are interned (no reference counting per task) up to a cap, and
+    # shared copies beyond it: both give each node its own name, and a
+    # renamed function is named by its new __qualname__.
+    def make(i):
+        def fn():
+            return i
+
+        fn.__qualname__ = "generated.fn%d" % i
+        return fn
+
+    fs = [hpyx.async_(make(i)) for i in range(5000)]
+    assert [f.name for f in fs] == ["generated.fn%d" % i for i in range(5000)]
+    assert [f.result(timeout=WAIT) for f in fs] == list(range(5000))
+    fn = make(0)
+    fn.__qualname__ = "renamed"
+    assert hpyx.async_(fn).name == "renamed"
+
+
 def test_named_does_not_collide_with_kwargs():
     def task(name=None, fn=None):
         return (name, fn)
