@@ -66,7 +66,7 @@ class HPXExecutor(cf.Executor):
         Returns:
             A Future representing the given call.
         """
-        return self._core.submit_args(fn, args, kwargs or None)
+        return self._core.submit(fn, *args, **kwargs)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """Returns an iterator equivalent to map(fn, iter).

@@ -263,28 +263,6 @@ impl ExecutorCore {
         self.submit_args(py, r#fn, args, kwargs)
     }
 
-    /// Schedules `func(*args, **kwargs)` and returns its `hpyx.Future`.
-    #[pyo3(signature = (func, args, kwargs=None))]
-    fn submit_args<'py>(
-        &self,
-        py: Python<'py>,
-        func: PyValue,
-        args: Py<PyTuple>,
-        kwargs: Option<Py<PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let graph = runtime_unless_closed(self)?;
-        if !self.track {
-            let future = spawn_call(py, graph, func, args, kwargs, None)?;
-            return wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?);
-        }
-        // Resolve the name before locking: it may run Python
-        // (`__qualname__`), which must not happen under the lock.
-        let (func, name) = resolve(py, func, None)?;
-        let future =
-            self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
-        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
-    }
-
     /// `executor.map(fn, *iterables, timeout=)`: schedules `func(*args)` for
     /// every tuple of `arg_tuples` (`zip(*iterables)`) now, and returns an
     /// iterator over the results in order. No `hpyx.Future` is made per item.
@@ -344,6 +322,23 @@ impl ExecutorCore {
 }
 
 impl ExecutorCore {
+    /// Schedules `func(*args, **kwargs)` and returns its `hpyx.Future`.
+    fn submit_args<'py>(
+        &self,
+        py: Python<'py>,
+        func: PyValue,
+        args: Py<PyTuple>,
+        kwargs: Option<Py<PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let graph = runtime_unless_closed(self)?;
+        // Resolve the name before locking: it may run Python
+        // (`__qualname__`), which must not happen under the lock.
+        let (func, name) = resolve(py, func, None)?;
+        let future =
+            self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
+        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
+    }
+
     /// Adds a task node and tracks it (tracking executors) or just adds it.
     fn spawn_tracked(
         &self,
@@ -539,21 +534,6 @@ fn track(obj: &Bound<'_, PyAny>) {
     }
 }
 
-/// Adds a node that runs `func(*args, **kwargs)` on the pool, named by
-/// [`resolve`]. Shared by `ExecutorCore::submit` (executors, `async_`) and
-/// the `spawn` pyfunction.
-fn spawn_call(
-    py: Python<'_>,
-    graph: hpyx_graph::TaskGraph,
-    func: PyValue,
-    args: Py<PyTuple>,
-    kwargs: Option<Py<PyDict>>,
-    name: Option<String>,
-) -> PyResult<hpyx_graph::Future<PyValue>> {
-    let (func, name) = resolve(py, func, name)?;
-    Ok(graph.spawn(name.clone(), task_body(func, args, kwargs, name)))
-}
-
 /// The function of a task node: `func(*args, **kwargs)`, attached, with its
 /// exception noted as raised in task `label`.
 fn task_body(
@@ -583,9 +563,10 @@ fn spawn(
     name: Option<String>,
 ) -> PyResult<PyNode> {
     let graph = runtime()?.graph;
-    Ok(PyNode::new(spawn_call(
-        py, graph, func, args, kwargs, name,
-    )?))
+    let (func, name) = resolve(py, func, name)?;
+    Ok(PyNode::new(
+        graph.spawn(name.clone(), task_body(func, args, kwargs, name)),
+    ))
 }
 
 pub(crate) fn then(
