@@ -13,15 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-toolchain=${HPYX_NIGHTLY:-nightly}
-if ! command -v rustup >/dev/null 2>&1; then
-    echo "miri: unavailable here (no rustup)" >&2; exit 2
-fi
-if ! rustup component list --toolchain "$toolchain" --installed 2>/dev/null | grep -q '^miri'; then
-    echo "miri: installing the $toolchain toolchain's miri and rust-src components" >&2
-    rustup toolchain install "$toolchain" --profile minimal --component miri,rust-src >&2 \
-        || { echo "miri: unavailable here (rustup could not install nightly miri)" >&2; exit 2; }
-fi
+. ci/nightly.sh
+need_nightly miri miri,rust-src
 cargo "+$toolchain" miri setup >&2 \
     || { echo "miri: unavailable here (cargo miri setup failed)" >&2; exit 2; }
 

@@ -12,16 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-toolchain=${HPYX_NIGHTLY:-nightly}
-target=$(rustc -vV | sed -n 's/^host: //p')
-if ! command -v rustup >/dev/null 2>&1; then
-    echo "tsan: unavailable here (no rustup)" >&2; exit 2
-fi
-if ! rustup component list --toolchain "$toolchain" --installed 2>/dev/null | grep -q '^rust-src'; then
-    echo "tsan: installing the $toolchain toolchain with rust-src" >&2
-    rustup toolchain install "$toolchain" --profile minimal --component rust-src >&2 \
-        || { echo "tsan: unavailable here (rustup could not install nightly rust-src)" >&2; exit 2; }
-fi
+. ci/nightly.sh
+need_nightly tsan rust-src
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/tsan}
 export RUSTFLAGS="${RUSTFLAGS:-} -Zsanitizer=thread"
