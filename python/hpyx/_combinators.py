@@ -65,24 +65,9 @@ _SPAWNER = _core.ExecutorCore(Future, track=False)
 async_ = _SPAWNER.async_
 
 
-def dataflow(fn, /, *args, **kwargs):
-    """Runs ``fn`` once every future among its arguments is done.
-
-    Futures among the positional and keyword arguments are replaced by
-    their values; plain values pass through. If an input future failed or
-    was cancelled, ``fn`` is not called and the result fails the same way
-    as the first such input in argument order.
-
-    Args:
-        fn: The callable to run.
-        *args: Positional arguments, futures or values.
-        **kwargs: Keyword arguments, futures or values.
-
-    Returns:
-        A Future for ``fn``'s result.
-    """
-    # One Rust call finds the futures among the arguments and adds the node.
-    return _core.dataflow(Future, cf.Future, _bridge, fn, args, kwargs or None)
+# `dataflow` is the Rust function itself: one call per node, no Python frame
+# (its docstring is in python/src/tasks.rs).
+dataflow = _core.dataflow
 
 
 def when_all(*futures):
@@ -99,7 +84,7 @@ def when_all(*futures):
     if not futures:
         return ready_future(())
     # One Rust call finds the nodes (a million, maybe) and adds the node.
-    return _core.when_all(Future, cf.Future, _bridge, futures)
+    return _core.when_all(futures)
 
 
 def when_any(*futures):
@@ -118,7 +103,7 @@ def when_any(*futures):
     futures = _futures_arg(futures)
     if not futures:
         raise ValueError("when_any() needs at least one future")
-    return _core.when_any(Future, cf.Future, _bridge, futures)
+    return _core.when_any(futures)
 
 
 def ready_future(value):
@@ -135,3 +120,7 @@ def shared_future(future):
     if not isinstance(future, Future):
         raise TypeError("shared_future() takes an hpyx.Future, got %s" % type(future).__name__)
     return future
+
+
+# The combinators recognise these futures (and read `Future._node` directly).
+_core.register_future_types(Future, cf.Future, _bridge)

@@ -96,21 +96,16 @@ def spawn(
     kwargs: dict[str, Any] | None = None,
     name: str | None = None,
 ) -> Node: ...
-def dataflow(
-    future_type: type,
-    stdlib_future_type: type,
-    bridge: Callable[[Any], Any],
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any] | None,
-    name: str | None = None,
-) -> Any: ...
-def when_all(
-    future_type: type, stdlib_future_type: type, bridge: Callable[[Any], Any], futures: list[Any]
-) -> Any: ...
-def when_any(
-    future_type: type, stdlib_future_type: type, bridge: Callable[[Any], Any], futures: list[Any]
-) -> Any: ...
+def dataflow(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``hpyx.dataflow`` itself (needs ``register_future_types`` first)."""
+
+def when_all(futures: list[Any]) -> Any: ...
+def when_any(futures: list[Any]) -> Any: ...
+def register_future_types(
+    future_type: type, stdlib_future_type: type, bridge: Callable[[Any], Any]
+) -> None:
+    """Called once by ``hpyx``: the futures the combinators recognise."""
+
 def ready(value: Any, name: str | None = None) -> Node: ...
 def promise(name: str | None = None) -> Promise: ...
 def wrap(future_type: type, node: Node) -> Any:

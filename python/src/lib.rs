@@ -21,6 +21,7 @@
 mod debug;
 mod errors;
 mod fault;
+mod future_types;
 mod memory;
 mod node;
 mod runtime;
@@ -45,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     node::register(m)?;
     tasks::register(m)?;
+    future_types::register(m)?;
     debug::register(m)?;
     trace::register(m)?;
     memory::register(m)?;

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::errors;
+use crate::future_types::future_types;
 use crate::node::{PyNode, PyPromise, PyValue};
 use crate::runtime::runtime;
 
@@ -65,7 +66,7 @@ impl Named {
     }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .qualname()
         .map(|n| n.to_string())
@@ -336,7 +337,11 @@ impl ExecutorCore {
         let (func, name) = resolve(py, func, None)?;
         let future =
             self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
-        wrap(py, &self.future_type, Bound::new(py, PyNode::new(future))?)
+        wrap(
+            py,
+            self.future_type.bind(py),
+            Bound::new(py, PyNode::new(future))?,
+        )
     }
 
     /// Adds a task node and tracks it (tracking executors) or just adds it.
@@ -464,10 +469,9 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 /// again before it gets any attribute that could close a cycle.
 fn wrap<'py>(
     py: Python<'py>,
-    future_type: &Py<PyType>,
+    future_type: &Bound<'py, PyType>,
     node: Bound<'py, PyNode>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let future_type = future_type.bind(py);
     let args = PyTuple::empty(py);
     // SAFETY: `future_type` is a type object, so `tp_new` may be called with
     // it, an (empty) argument tuple and no keywords, as `type.__call__` does;
@@ -480,17 +484,23 @@ fn wrap<'py>(
             .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
         Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
     };
-    // SAFETY: all three are valid objects; the generic setter stores the
-    // `_node` slot without going through `Future.__setattr__`.
-    let set = unsafe {
-        pyo3::ffi::PyObject_GenericSetAttr(
-            future.as_ptr(),
-            pyo3::intern!(py, "_node").as_ptr(),
-            node.as_ptr(),
-        )
-    };
-    if set != 0 {
-        return Err(PyErr::fetch(py));
+    let types = future_types(py)?;
+    if types.is_hpyx(future_type) {
+        types.set_node(&future, &node)?;
+    } else {
+        // A subclass: the generic setter stores the `_node` slot without
+        // going through `Future.__setattr__`.
+        // SAFETY: all three are valid objects.
+        let set = unsafe {
+            pyo3::ffi::PyObject_GenericSetAttr(
+                future.as_ptr(),
+                pyo3::intern!(py, "_node").as_ptr(),
+                node.as_ptr(),
+            )
+        };
+        if set != 0 {
+            return Err(PyErr::fetch(py));
+        }
     }
     // Not on free-threaded builds: their collector walks every object of the
     // heap, tracked or not, and scales its threshold with the *tracked*
@@ -515,7 +525,7 @@ fn wrap_node<'py>(
     future_type: Py<PyType>,
     node: Bound<'py, PyNode>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    wrap(py, &future_type, node)
+    wrap(py, future_type.bind(py), node)
 }
 
 /// `_core.track(obj)`: makes the cycle collector track `obj` again (a
@@ -602,31 +612,36 @@ enum Slot {
     Kwarg(Py<PyString>),
 }
 
-/// `hpyx.dataflow(fn, *args, **kwargs)` in one call: finds the futures
-/// among `args` and `kwargs` (`future_type`, i.e. hpyx.Future, directly;
-/// other `stdlib_future_type` instances through `bridge`, which mirrors one
-/// in an hpyx.Future), adds a node that waits for them and runs `func` with
-/// their values in their places, and returns its hpyx.Future.
+/// Runs ``fn`` once every future among its arguments is done.
+///
+/// Futures among the positional and keyword arguments are replaced by
+/// their values; plain values pass through. If an input future failed or
+/// was cancelled, ``fn`` is not called and the result fails the same way
+/// as the first such input in argument order.
+///
+/// Args:
+///     fn: The callable to run.
+///     *args: Positional arguments, futures or values.
+///     **kwargs: Keyword arguments, futures or values.
+///
+/// Returns:
+///     A Future for ``fn``'s result.
+//
+// `hpyx.dataflow` is this function (no Python frame per node): it finds the
+// futures among `args` and `kwargs` (hpyx.Future directly, other stdlib
+// futures through `_bridge`, see `future_types.rs`), adds one node that
+// waits for them and runs `func` with their values in their places.
 #[pyfunction]
-#[pyo3(signature = (future_type, stdlib_future_type, bridge, func, args, kwargs, name=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (r#fn, /, *args, **kwargs))]
 fn dataflow<'py>(
     py: Python<'py>,
-    future_type: Py<PyType>,
-    stdlib_future_type: Bound<'py, PyType>,
-    bridge: Bound<'py, PyAny>,
-    func: PyValue,
+    r#fn: PyValue,
     args: Py<PyTuple>,
     kwargs: Option<Py<PyDict>>,
-    name: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let kinds = FutureKinds {
-        hpyx: future_type.bind(py),
-        stdlib: &stdlib_future_type,
-        bridge: &bridge,
-    };
-    let node_of = |value: &Bound<'py, PyAny>| kinds.node_of(value);
+    let types = future_types(py)?;
+    let node_of = |value: &Bound<'py, PyAny>| types.node_of(value);
     let mut nodes: Vec<NodeRef> = Vec::new();
     let mut slots: Vec<Slot> = Vec::new();
     for (index, arg) in args.bind(py).iter().enumerate() {
@@ -635,6 +650,8 @@ fn dataflow<'py>(
             slots.push(Slot::Arg(index));
         }
     }
+    // An empty `**kwargs` dict is left out: nothing to scan or pass.
+    let kwargs = kwargs.filter(|k| !k.bind(py).is_empty());
     if let Some(kwargs) = &kwargs {
         for (key, arg) in kwargs.bind(py).iter() {
             if let Some(node) = node_of(&arg)? {
@@ -643,7 +660,7 @@ fn dataflow<'py>(
             }
         }
     }
-    let (func, name) = resolve(py, func, name)?;
+    let (func, name) = resolve(py, r#fn, None)?;
     let label = name.clone();
     let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
         call(
@@ -668,70 +685,20 @@ fn dataflow<'py>(
             label.as_str(),
         )
     });
-    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
-}
-
-/// The future types the combinators take, and how a stdlib future joins
-/// the graph.
-struct FutureKinds<'a, 'py> {
-    /// `hpyx.Future`.
-    hpyx: &'a Bound<'py, PyType>,
-    /// `concurrent.futures.Future`.
-    stdlib: &'a Bound<'py, PyType>,
-    /// `hpyx._combinators._bridge`: an hpyx.Future mirroring a stdlib one.
-    bridge: &'a Bound<'py, PyAny>,
-}
-
-impl<'py> FutureKinds<'_, 'py> {
-    /// The node behind `value` if it is a future (an hpyx.Future's own, or
-    /// that of the hpyx.Future mirroring another stdlib future), else None.
-    fn node_of(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<NodeRef>> {
-        let future = if value.is_instance(self.hpyx)? {
-            value.clone()
-        } else if value.is_instance(self.stdlib)? {
-            self.bridge.call1((value,))?
-        } else {
-            return Ok(None);
-        };
-        let node = future.getattr(pyo3::intern!(value.py(), "_node"))?;
-        Ok(Some(node.cast::<PyNode>()?.get().future.node()))
-    }
-
-    /// The nodes behind `futures`; a TypeError naming `combinator` for
-    /// anything that is not a future.
-    fn nodes_of(&self, futures: &Bound<'py, PyList>, combinator: &str) -> PyResult<Vec<NodeRef>> {
-        futures
-            .iter()
-            .map(|f| {
-                self.node_of(&f)?.ok_or_else(|| {
-                    let type_name = f
-                        .get_type()
-                        .name()
-                        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
-                    PyTypeError::new_err(format!("{combinator}() takes futures, got {type_name}"))
-                })
-            })
-            .collect()
-    }
+    wrap(
+        py,
+        types.hpyx.bind(py),
+        Bound::new(py, PyNode::new(future))?,
+    )
 }
 
 /// `hpyx.when_all`: a future for the tuple of the values of `futures` (a
 /// list of futures), made in one call.
 #[pyfunction]
-fn when_all<'py>(
-    py: Python<'py>,
-    future_type: Py<PyType>,
-    stdlib_future_type: Bound<'py, PyType>,
-    bridge: Bound<'py, PyAny>,
-    futures: Bound<'py, PyList>,
-) -> PyResult<Bound<'py, PyAny>> {
+fn when_all<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let kinds = FutureKinds {
-        hpyx: future_type.bind(py),
-        stdlib: &stdlib_future_type,
-        bridge: &bridge,
-    };
-    let nodes = kinds.nodes_of(&futures, "when_all")?;
+    let types = future_types(py)?;
+    let nodes = types.nodes_of(&futures, "when_all")?;
     let future = rt.graph.dataflow("when_all", nodes, |inputs: &Inputs<'_>| {
         crate::runtime::attach(|py| {
             crate::fault::hit("when_all.build");
@@ -748,26 +715,20 @@ fn when_all<'py>(
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
+    wrap(
+        py,
+        types.hpyx.bind(py),
+        Bound::new(py, PyNode::new(future))?,
+    )
 }
 
 /// `hpyx.when_any`: a future for `(index, futures)`, `index` being the first
 /// of `futures` (a list) to finish (failures count).
 #[pyfunction]
-fn when_any<'py>(
-    py: Python<'py>,
-    future_type: Py<PyType>,
-    stdlib_future_type: Bound<'py, PyType>,
-    bridge: Bound<'py, PyAny>,
-    futures: Bound<'py, PyList>,
-) -> PyResult<Bound<'py, PyAny>> {
+fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound<'py, PyAny>> {
     let rt = runtime()?;
-    let kinds = FutureKinds {
-        hpyx: future_type.bind(py),
-        stdlib: &stdlib_future_type,
-        bridge: &bridge,
-    };
-    let nodes = kinds.nodes_of(&futures, "when_any")?;
+    let types = future_types(py)?;
+    let nodes = types.nodes_of(&futures, "when_any")?;
     let Some(first) = rt.graph.when_any(nodes) else {
         return Err(PyValueError::new_err(
             "when_any() needs at least one future",
@@ -784,7 +745,11 @@ fn when_any<'py>(
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(py, &future_type, Bound::new(py, PyNode::new(future))?)
+    wrap(
+        py,
+        types.hpyx.bind(py),
+        Bound::new(py, PyNode::new(future))?,
+    )
 }
 
 /// `hpyx.ready_future`: an already finished node.

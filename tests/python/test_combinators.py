@@ -91,6 +91,35 @@ def test_dataflow_kwargs_named_fn_and_self():
     assert d.result(timeout=WAIT) == {"fn": 1, "self": 2}
 
 
+def test_dataflow_signature_and_docstring():
+    # hpyx.dataflow is the Rust function itself; it must still read like
+    # the documented Python function.
+    import inspect
+
+    assert str(inspect.signature(hpyx.dataflow)) == "(fn, /, *args, **kwargs)"
+    assert hpyx.dataflow.__doc__.startswith("Runs ``fn`` once every future")
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'fn'"):
+        hpyx.dataflow()
+
+
+def test_future_subclasses_are_inputs_too():
+    # The slot fast path is for hpyx.Future itself; a subclass (even one
+    # with slots of its own) goes through the attribute lookup.
+    class Tagged(hpyx.Future):
+        __slots__ = ("tag",)
+
+    class Plain(hpyx.Future):
+        pass
+
+    a, b = Tagged(), Plain()
+    a.tag = "x"
+    a.set_result(2)
+    b.set_result(3)
+    assert hpyx.dataflow(pow, a, b).result(timeout=WAIT) == 8
+    assert hpyx.when_all(a, b).result(timeout=WAIT) == (2, 3)
+    assert hpyx.when_any([b, a]).result(timeout=WAIT)[0] in (0, 1)
+
+
 def test_dataflow_without_futures():
     assert hpyx.dataflow(pow, 2, 3).result(timeout=WAIT) == 8
     assert hpyx.dataflow(lambda: "none").result(timeout=WAIT) == "none"
