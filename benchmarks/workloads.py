@@ -181,6 +181,17 @@ def dag_random(peer, n):
         out = dask_get(dsk, last)
         dt = time.perf_counter() - t0
         check = sum(out)
+    elif peer == "serial":
+        # No executor at all: the DAG evaluated in order on this thread, the
+        # same list of inputs and call of `add` per node. An executor's
+        # per-node work (a future, a node, a hand-off to a thread) comes on
+        # top of this.
+        t0 = time.perf_counter()
+        prev = [1] * len(layers[0])
+        for layer in layers[1:]:
+            prev = [add(*[prev[k] for k in inputs]) for inputs in layer]
+        check = sum(prev)
+        dt = time.perf_counter() - t0
     elif peer == "hpyx":
         import hpyx
 
