@@ -8,7 +8,7 @@ use hpyx_engine::{Latch, WaitError};
 use crate::error::{Outcome, TaskError};
 use crate::graph::TaskGraph;
 use crate::name::{NodeId, NodeName};
-use crate::node::{GraphNode, Inputs, Node};
+use crate::node::{GraphNode, Inputs, ValueNode};
 use crate::state::NodeState;
 use crate::successors::Successor;
 use crate::walk::cancel_node;
@@ -16,7 +16,9 @@ use crate::walk::cancel_node;
 /// A handle on a node producing a `T`. Clones share the node; many
 /// continuations may hang off one future.
 pub struct Future<T> {
-    node: Arc<Node<T>>,
+    /// Through the typed trait: a node with inputs and one without are
+    /// different types (see `Node<T, S>`).
+    node: Arc<dyn ValueNode<T>>,
 }
 
 impl<T> Clone for Future<T> {
@@ -28,27 +30,27 @@ impl<T> Clone for Future<T> {
 }
 
 impl<T: Send + Sync + 'static> Future<T> {
-    pub(crate) fn from_node(node: Arc<Node<T>>) -> Future<T> {
+    pub(crate) fn from_node(node: Arc<dyn ValueNode<T>>) -> Future<T> {
         Future { node }
     }
 
-    pub(crate) fn node_arc(&self) -> Arc<Node<T>> {
+    pub(crate) fn node_arc(&self) -> Arc<dyn ValueNode<T>> {
         Arc::clone(&self.node)
     }
 
     /// The node's id.
     pub fn id(&self) -> NodeId {
-        self.node.core.id()
+        self.node.core().id()
     }
 
     /// The node's name.
     pub fn name(&self) -> &NodeName {
-        self.node.core.name()
+        self.node.core().name()
     }
 
     /// The node's current state.
     pub fn state(&self) -> NodeState {
-        self.node.core.state.load()
+        self.node.core().state.load()
     }
 
     /// True once succeeded, failed or cancelled.
@@ -60,7 +62,7 @@ impl<T: Send + Sync + 'static> Future<T> {
     pub fn outcome(&self) -> Option<Outcome<'_, T>> {
         match self.state() {
             NodeState::Succeeded => self.node.value().map(Outcome::Value),
-            NodeState::Failed => self.node.core.error().map(Outcome::Failed),
+            NodeState::Failed => self.node.core().error().map(Outcome::Failed),
             NodeState::Cancelled => Some(Outcome::Cancelled),
             _ => None,
         }
@@ -120,7 +122,7 @@ impl<T: Send + Sync + 'static> Future<T> {
     /// Runs `f` once finished, on the thread that finishes the node, or at
     /// once on this thread if it is finished already.
     pub fn on_complete(&self, f: impl FnOnce() + Send + 'static) {
-        on_complete_node(&self.node.core, Box::new(f));
+        on_complete_node(self.node.core(), Box::new(f));
     }
 
     /// The untyped handle.
@@ -130,7 +132,7 @@ impl<T: Send + Sync + 'static> Future<T> {
 
     /// The graph the node belongs to.
     pub fn graph(&self) -> TaskGraph {
-        TaskGraph::from_shared(self.node.core.graph)
+        TaskGraph::from_shared(self.node.core().graph)
     }
 
     /// True if both handles refer to the same node.
@@ -253,7 +255,7 @@ fn queued_ancestor(node: &Arc<dyn GraphNode>) -> Option<hpyx_engine::JobRef> {
             NodeState::Ready => return Some(candidate as hpyx_engine::JobRef),
             NodeState::Pending if visited < ANCESTRY_SEARCH_LIMIT => {
                 visited += 1;
-                for input in candidate.core().inputs_snapshot() {
+                for input in candidate.inputs_snapshot() {
                     if seen.insert(input.core().id()) {
                         stack.push(input);
                     }

@@ -9,8 +9,9 @@ use hpyx_engine::ThreadPool;
 use crate::error::TaskError;
 use crate::future::{Future, NodeRef};
 use crate::hooks::{self, FinishHook, FinishedNode};
+use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::NodeName;
-use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind, NodeList};
+use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind};
 use crate::pending::Readiness;
 use crate::promise::Promise;
 use crate::recording::{RecordBuf, Recording};
@@ -243,14 +244,7 @@ impl TaskGraph {
         name: impl Into<NodeName>,
         value: T,
     ) -> Future<T> {
-        let core = self.core(
-            name.into(),
-            NodeKind::Inline,
-            NodeState::Succeeded,
-            0,
-            NodeList::new(),
-            true,
-        );
+        let core = self.core(name.into(), NodeKind::Inline, NodeState::Succeeded, true);
         core.publish_ready_times();
         let node: Arc<Node<T>> = Arc::new(Node::with_value(core, value));
         self.register(&node);
@@ -290,29 +284,19 @@ impl TaskGraph {
         GraphSnapshot::of_ancestry(roots.into_iter().map(NodeRef::into_node).collect())
     }
 
-    fn core(
-        &self,
-        name: NodeName,
-        kind: NodeKind,
-        state: NodeState,
-        pending_inputs: usize,
-        inputs: NodeList,
-        finished: bool,
-    ) -> NodeCore {
+    fn core(&self, name: NodeName, kind: NodeKind, state: NodeState, finished: bool) -> NodeCore {
         NodeCore::new(
             self.shared,
             CoreInit {
                 name,
                 kind,
                 state,
-                pending_inputs,
-                inputs,
                 finished,
             },
         )
     }
 
-    fn register<T: Send + Sync + 'static>(&self, node: &Arc<Node<T>>) {
+    fn register<T: Send + Sync + 'static, S: Side>(&self, node: &Arc<Node<T, S>>) {
         if self.shared.is_recording() {
             let erased: Arc<dyn GraphNode> = node.clone();
             self.shared.record(&erased);
@@ -328,23 +312,25 @@ impl TaskGraph {
         inputs: NodeList,
         body: Option<Body<T>>,
     ) -> Future<T> {
+        let core = self.core(name, kind, NodeState::Pending, false);
+        if inputs.is_empty() {
+            return self.wire(Arc::new(Node::new(core, body, NoInputs)));
+        }
         let pending_inputs = match kind {
             NodeKind::WhenAny => 1,
             NodeKind::Promise => 0,
             NodeKind::Pooled | NodeKind::Inline => inputs.len(),
         };
-        let core = self.core(
-            name,
-            kind,
-            NodeState::Pending,
-            pending_inputs,
-            inputs,
-            false,
-        );
-        let node: Arc<Node<T>> = Arc::new(Node::new(core, body));
+        let side = InputSide::new(inputs, pending_inputs, self.shared.is_recording());
+        self.wire(Arc::new(Node::new(core, body, side)))
+    }
+
+    /// Registers a new node, adds it as a successor of each of its inputs
+    /// and releases its construction guard.
+    fn wire<T: Send + Sync + 'static, S: Side>(&self, node: Arc<Node<T, S>>) -> Future<T> {
         self.register(&node);
         let erased: Arc<dyn GraphNode> = node.clone();
-        node.core.for_each_input(|index, input| {
+        node.for_each_input(|index, input| {
             let input_index = u32::try_from(index).expect("fewer than 2^32 inputs");
             let edge = Successor::Node {
                 node: Arc::clone(&erased),
@@ -353,11 +339,11 @@ impl TaskGraph {
             if input.core().add_successor(edge).is_err() {
                 // Finished already (its final state was published before its
                 // list closed); the construction guard keeps us > 0.
-                let readiness = node.core.input_finished(index, input.core().state.load());
+                let readiness = node.input_finished(index, input.core().state.load());
                 debug_assert_eq!(readiness, Readiness::StillWaiting);
             }
         });
-        if kind != NodeKind::Promise && node.core.pending.release_guard() == Readiness::Ready {
+        if node.core.kind() != NodeKind::Promise && node.release_guard() == Readiness::Ready {
             let mut walk = CompletionWalk::new();
             walk.became_ready(erased);
             let tail = walk.drive(false);

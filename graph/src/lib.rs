@@ -30,6 +30,7 @@ mod error;
 mod future;
 mod graph;
 mod hooks;
+mod input_side;
 mod loom;
 mod name;
 mod node;

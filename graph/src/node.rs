@@ -1,11 +1,12 @@
-//! Nodes: the type-erased core every node shares, and `Node<T>`, which adds
-//! the value and the function that computes it.
+//! Nodes: the type-erased core every node shares, and `Node<T, S>`, which
+//! adds the value, the function that computes it and, for a node built with
+//! inputs, its input side (`S`: see `input_side.rs`).
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use hpyx_engine::{Job, JobRef};
 
@@ -13,10 +14,11 @@ use crate::drop_queue::drop_iteratively;
 use crate::error::{Outcome, TaskError};
 use crate::graph::GraphShared;
 use crate::hooks::FinishedNode;
+use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::{NodeId, NodeName};
-use crate::pending::{PendingInputs, Readiness};
+use crate::pending::Readiness;
 use crate::small::SmallList;
-use crate::spin::{SpinGuard, SpinLock};
+use crate::spin::SpinLock;
 use crate::state::{NodeState, StateWord, TransitionToRunning};
 use crate::successors::{Successor, SuccessorList};
 use crate::walk::CompletionWalk;
@@ -35,33 +37,24 @@ pub(crate) enum NodeKind {
 }
 
 const NO_WORKER: u32 = u32::MAX;
-const NO_WINNER: u32 = u32::MAX;
 
-/// A node's inputs, in argument order (three or fewer are kept inline).
-pub(crate) type NodeList = SmallList<Arc<dyn GraphNode>>;
-
-/// What every node has, whatever its value type.
+/// What every node has, whatever its value type and whether it has inputs.
+///
+/// Kept small on purpose: a pending node is one allocation, and its size
+/// class is the memory each pending task costs (see the size tests at the
+/// end of this file). What only a node with inputs needs is its input side,
+/// in a larger node type; the successor list keeps two entries inline.
 pub(crate) struct NodeCore {
     id: NodeId,
     name: NodeName,
     kind: NodeKind,
     pub(crate) state: StateWord,
-    pub(crate) pending: PendingInputs,
-    /// For `WhenAny`: the index of the first input to finish.
-    winner: AtomicU32,
-    /// Set (before the input counts itself finished) by any input that
-    /// failed or was cancelled, so that the common case, every input
-    /// succeeded, need not look at the inputs again.
-    unsuccessful_input: AtomicBool,
-    /// How many leading inputs are known to have succeeded (read and written
-    /// under the `inputs` lock): lets `decided_early` scan each input once.
-    succeeded_prefix: AtomicUsize,
     successors: SpinLock<SuccessorList>,
-    /// Inputs in argument order. Released once the node has run, unless the
-    /// node was created while recording (`keep_history`).
-    inputs: SpinLock<NodeList>,
-    error: OnceLock<TaskError>,
-    keep_history: bool,
+    /// Written once, by the claimant, before it publishes `Failed`; read
+    /// only after `Failed` is seen (see [`NodeCore::error`]). A plain cell
+    /// rather than a `OnceLock`: the state word already orders the write
+    /// before every read, and this is 8 bytes instead of 16.
+    error: UnsafeCell<Option<TaskError>>,
     /// Created, started, finished: ns since the process epoch, 0 = unknown.
     /// Only allocated (and measured) while recording or tracing.
     times: Option<Box<[AtomicU64; 3]>>,
@@ -69,16 +62,20 @@ pub(crate) struct NodeCore {
     pub(crate) graph: &'static GraphShared,
 }
 
-fn lock<T>(m: &SpinLock<T>) -> SpinGuard<'_, T> {
-    m.lock()
-}
+// SAFETY: `error` is the one field that is not `Sync`. It is written only in
+// `publish`, once, by the node's claimant (the one thread that won
+// `transition_to_running`, see `state.rs`) before its `Release` store of
+// `Failed`; `NodeCore::error` reads it only after loading `Failed` with
+// `Acquire`, and the state never leaves `Failed`, so every read happens
+// after the one write and none races it. From then on it is shared
+// read-only, which `TaskError: Sync` allows; `TaskError: Send` covers
+// dropping it on another thread.
+unsafe impl Sync for NodeCore {}
 
 pub(crate) struct CoreInit {
     pub(crate) name: NodeName,
     pub(crate) kind: NodeKind,
     pub(crate) state: NodeState,
-    pub(crate) pending_inputs: usize,
-    pub(crate) inputs: NodeList,
     pub(crate) finished: bool,
 }
 
@@ -98,14 +95,8 @@ impl NodeCore {
             name: init.name,
             kind: init.kind,
             state: StateWord::new(init.state),
-            pending: PendingInputs::with_guard(init.pending_inputs),
-            winner: AtomicU32::new(NO_WINNER),
-            unsuccessful_input: AtomicBool::new(false),
-            succeeded_prefix: AtomicUsize::new(0),
             successors: SpinLock::new(SuccessorList::new(init.finished)),
-            inputs: SpinLock::new(init.inputs),
-            error: OnceLock::new(),
-            keep_history: recording,
+            error: UnsafeCell::new(None),
             times,
             worker: AtomicU32::new(NO_WORKER),
             graph,
@@ -124,15 +115,15 @@ impl NodeCore {
         self.kind
     }
 
+    /// The error, once the node has failed.
     pub(crate) fn error(&self) -> Option<&TaskError> {
-        self.error.get()
-    }
-
-    pub(crate) fn winner(&self) -> Option<usize> {
-        match self.winner.load(Ordering::Acquire) {
-            NO_WINNER => None,
-            w => Some(w as usize),
+        if self.state.load() != NodeState::Failed {
+            return None;
         }
+        // SAFETY: `Failed` was loaded with `Acquire` after the claimant
+        // wrote the error and stored `Failed` with `Release`; nothing writes
+        // the error afterwards (see the `Sync` impl).
+        unsafe { (*self.error.get()).as_ref() }
     }
 
     pub(crate) fn worker(&self) -> Option<u32> {
@@ -154,14 +145,6 @@ impl NodeCore {
         }
     }
 
-    /// Calls `f` on each input in order, holding this node's input lock (lock
-    /// order: a dependent's inputs before an input's successors).
-    pub(crate) fn for_each_input(&self, mut f: impl FnMut(usize, &Arc<dyn GraphNode>)) {
-        for (index, input) in lock(&self.inputs).iter().enumerate() {
-            f(index, input);
-        }
-    }
-
     /// A ready-made node: it was created, started and finished just now.
     pub(crate) fn publish_ready_times(&self) {
         if let Some(times) = &self.times {
@@ -171,107 +154,14 @@ impl NodeCore {
         }
     }
 
-    pub(crate) fn inputs_snapshot(&self) -> Vec<Arc<dyn GraphNode>> {
-        lock(&self.inputs).to_vec()
-    }
-
     /// Adds a successor, or hands it back if this node already finished.
     pub(crate) fn add_successor(&self, successor: Successor) -> Result<(), Successor> {
-        lock(&self.successors).push(successor)
+        self.successors.lock().push(successor)
     }
 
     /// Marks the successor list closed and takes it (completion only).
     pub(crate) fn close_successors(&self) -> SmallList<Successor> {
-        lock(&self.successors).close()
-    }
-
-    /// Called when input `index` finished, in state `input_state`. `Ready`
-    /// means the caller must schedule this node.
-    #[inline]
-    pub(crate) fn input_finished(&self, index: usize, input_state: NodeState) -> Readiness {
-        if input_state != NodeState::Succeeded {
-            // Ordered before the count by the decrement's release.
-            self.unsuccessful_input.store(true, Ordering::Relaxed);
-        }
-        if self.kind == NodeKind::WhenAny
-            && self
-                .winner
-                .compare_exchange(NO_WINNER, index as u32, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-        {
-            return Readiness::StillWaiting;
-        }
-        self.pending.input_done()
-    }
-
-    /// The first input, in argument order, that failed or was cancelled.
-    /// Called once every input finished (the count reached zero).
-    pub(crate) fn first_unsuccessful_input(&self) -> Option<Result<(), TaskError>> {
-        // Every input stored its flag before its (AcqRel) decrement, and the
-        // caller's decrement brought the count to zero: all flags are seen.
-        if !self.unsuccessful_input.load(Ordering::Relaxed) {
-            return None;
-        }
-        lock(&self.inputs)
-            .iter()
-            .find_map(|input| match input.core().state.load() {
-                NodeState::Failed => Some(Err(input
-                    .core()
-                    .error()
-                    .expect("a failed node has an error")
-                    .clone())),
-                NodeState::Cancelled => Some(Ok(())),
-                _ => None,
-            })
-    }
-
-    /// True if some input failed or was cancelled while this node still
-    /// waits for others: [`NodeCore::decided_early`] may settle it now.
-    #[inline]
-    pub(crate) fn may_be_decided_early(&self) -> bool {
-        matches!(self.kind, NodeKind::Pooled | NodeKind::Inline)
-            && self.unsuccessful_input.load(Ordering::Relaxed)
-            && self.state.load() == NodeState::Pending
-    }
-
-    /// The outcome, if it is already settled although some inputs are still
-    /// running: every input before the first unsuccessful one (in argument
-    /// order) has succeeded, so that one decides, whatever the later inputs
-    /// do. Amortised O(1) per input: the scan resumes where it stopped.
-    pub(crate) fn decided_early(&self) -> Option<Result<(), TaskError>> {
-        let inputs = lock(&self.inputs);
-        let mut index = self.succeeded_prefix.load(Ordering::Relaxed);
-        let outcome = loop {
-            let Some(input) = inputs.get(index) else {
-                break None;
-            };
-            match input.core().state.load() {
-                NodeState::Succeeded => index += 1,
-                NodeState::Failed => {
-                    break Some(Err(input
-                        .core()
-                        .error()
-                        .expect("a failed node has an error")
-                        .clone()))
-                }
-                NodeState::Cancelled => break Some(Ok(())),
-                _ => break None,
-            }
-        };
-        self.succeeded_prefix.store(index, Ordering::Relaxed);
-        outcome
-    }
-
-    /// The inputs, for the function about to run (claimant only). Unless the
-    /// node keeps history, the node lets go of them: they are dropped once
-    /// the function returns.
-    pub(crate) fn take_inputs_for_run(&self) -> NodeList {
-        let mut inputs = lock(&self.inputs);
-        if self.keep_history {
-            inputs.clone()
-        } else {
-            std::mem::take(&mut *inputs)
-        }
+        self.successors.lock().close()
     }
 
     pub(crate) fn mark_started(&self) {
@@ -285,8 +175,13 @@ impl NodeCore {
 
     /// Claimant: publish the final state (after the value or error is set).
     pub(crate) fn publish(&self, state: NodeState, error: Option<TaskError>) {
+        debug_assert!(error.is_none() || state == NodeState::Failed);
         if let Some(error) = error {
-            let _ = self.error.set(error);
+            // SAFETY: only the claimant calls `publish`, once, while the
+            // state is `Running`; readers look only after seeing `Failed`,
+            // stored below (see the `Sync` impl), so nothing reads or writes
+            // the error concurrently.
+            unsafe { *self.error.get() = Some(error) };
         }
         if let Some(times) = &self.times {
             let now = self.graph.now_ns();
@@ -313,7 +208,7 @@ impl NodeCore {
                 started_ns,
                 finished_ns,
                 worker: self.worker(),
-                error: self.error.get(),
+                error: self.error(),
             });
         }
     }
@@ -325,34 +220,26 @@ impl NodeCore {
         }
         self.report_finished(NodeState::Cancelled);
     }
-
-    /// Claimant of a node that will never run: drop its inputs now (unless
-    /// recording keeps them).
-    pub(crate) fn release_inputs(&self) {
-        if !self.keep_history {
-            let inputs = std::mem::take(&mut *lock(&self.inputs));
-            drop_iteratively(inputs);
-        }
-    }
 }
 
 impl Drop for NodeCore {
     fn drop(&mut self) {
-        let inputs = std::mem::take(self.inputs.get_mut());
         let successors = self.successors.get_mut();
-        // A node that ran has let go of its inputs and emptied its successor
-        // list: nothing to hand over.
-        if inputs.is_empty() && successors.is_empty() {
+        // A node that ran has emptied its successor list: nothing to hand
+        // over. (The input side hands over its inputs itself.)
+        if successors.is_empty() {
             return;
         }
-        let successors = successors.take_nodes();
-        drop_iteratively(inputs.into_iter().chain(successors));
+        drop_iteratively(successors.take_nodes());
     }
 }
 
 /// The type-erased face of a node, as inputs, successors and the pool see it.
 pub(crate) trait GraphNode: Job {
     fn core(&self) -> &NodeCore;
+
+    /// `None` for a node built without inputs.
+    fn input_side(&self) -> Option<&InputSide>;
 
     /// The value, if the node succeeded.
     fn value_any(&self) -> Option<&dyn Any>;
@@ -363,6 +250,98 @@ pub(crate) trait GraphNode: Job {
 
     /// Claimant: drop the function without running it.
     fn discard_body(&self);
+
+    /// Calls `f` on each input in order, holding this node's input lock (lock
+    /// order: a dependent's inputs before an input's successors).
+    fn for_each_input(&self, f: impl FnMut(usize, &Arc<dyn GraphNode>))
+    where
+        Self: Sized,
+    {
+        if let Some(side) = self.input_side() {
+            side.for_each(f);
+        }
+    }
+
+    fn inputs_snapshot(&self) -> Vec<Arc<dyn GraphNode>> {
+        match self.input_side() {
+            Some(side) => side.snapshot(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The builder is done wiring: release the construction guard. `Ready`
+    /// means the caller must schedule the node.
+    #[inline]
+    fn release_guard(&self) -> Readiness {
+        match self.input_side() {
+            Some(side) => side.release_guard(),
+            // No inputs: the guard was all the node waited for.
+            None => Readiness::Ready,
+        }
+    }
+
+    /// Called when input `index` finished, in state `input_state`. `Ready`
+    /// means the caller must schedule this node.
+    #[inline]
+    fn input_finished(&self, index: usize, input_state: NodeState) -> Readiness {
+        self.input_side()
+            .expect("only a node with inputs hears of one finishing")
+            .input_finished(self.core().kind(), index, input_state)
+    }
+
+    /// The first input, in argument order, that failed or was cancelled.
+    /// Called once every input finished (the count reached zero).
+    fn first_unsuccessful_input(&self) -> Option<Result<(), TaskError>> {
+        self.input_side()?.first_unsuccessful()
+    }
+
+    /// True if some input failed or was cancelled while this node still
+    /// waits for others: [`GraphNode::decided_early`] may settle it now.
+    #[inline]
+    fn may_be_decided_early(&self) -> bool {
+        let core = self.core();
+        matches!(core.kind(), NodeKind::Pooled | NodeKind::Inline)
+            && self
+                .input_side()
+                .is_some_and(|side| side.has_unsuccessful_input())
+            && core.state.load() == NodeState::Pending
+    }
+
+    /// The outcome, if it is already settled although some inputs are still
+    /// running: every input before the first unsuccessful one (in argument
+    /// order) has succeeded, so that one decides, whatever the later inputs
+    /// do. Amortised O(1) per input: the scan resumes where it stopped.
+    fn decided_early(&self) -> Option<Result<(), TaskError>> {
+        self.input_side()?.decided_early()
+    }
+
+    /// The inputs, for the function about to run (claimant only). Unless the
+    /// node keeps history, the node lets go of them: they are dropped once
+    /// the function returns.
+    fn take_inputs_for_run(&self) -> NodeList {
+        match self.input_side() {
+            Some(side) => side.take_for_run(),
+            None => NodeList::new(),
+        }
+    }
+
+    /// Claimant of a node that will never run: drop its inputs now (unless
+    /// recording keeps them).
+    fn release_inputs(&self) {
+        if let Some(side) = self.input_side() {
+            side.release();
+        }
+    }
+}
+
+/// The typed face of a node, as a [`Future`](crate::Future) sees it,
+/// whichever its input side.
+pub(crate) trait ValueNode<T>: GraphNode {
+    /// The value, once the node has succeeded.
+    fn value(&self) -> Option<&T>;
+
+    /// Claimant only, before it publishes `Succeeded`.
+    fn set_value(&self, value: T);
 }
 
 /// The function of a node: gets its inputs (in argument order) and the
@@ -409,80 +388,121 @@ impl<'a> Inputs<'a> {
     }
 }
 
-/// A node producing a `T`.
-pub(crate) struct Node<T> {
+/// A node producing a `T`. `S` is its input side: [`NoInputs`] (nothing at
+/// all) for a node built without inputs, such as every `spawn`, or an
+/// [`InputSide`] kept in the same allocation. Two layouts rather than one
+/// with an optional boxed side: the common input-less node stays small and a
+/// node with inputs still costs one allocation, not two.
+pub(crate) struct Node<T, S = NoInputs> {
     pub(crate) core: NodeCore,
-    /// Written once, by the claimant, before it publishes `Succeeded`; read
-    /// only after `Succeeded` is seen (see [`Node::value`]).
-    value: UnsafeCell<Option<T>>,
-    body: UnsafeCell<Option<Body<T>>>,
+    /// The function, then the value (see [`Slot`]). Touched only by the
+    /// claimant until it publishes `Succeeded`, and read only after
+    /// `Succeeded` is seen (see [`ValueNode::value`]).
+    slot: UnsafeCell<Slot<T>>,
+    inputs: S,
 }
 
-// SAFETY: `body` and `value` are the fields that are not `Sync`.
-// - `body` is written at construction and afterwards touched only by the
-//   node's claimant (the one thread that won `transition_to_running` or
-//   `transition_to_cancelled`, see `state.rs`) or through `&mut self` in
-//   `Drop`, so no two threads ever access it at once.
-// - `value` is written at construction (a ready node, published with the
-//   `Arc`) or once by the claimant before its `Release` store of `Succeeded`;
-//   readers first load the state with `Acquire` and read only after seeing
-//   `Succeeded`, and the state never leaves `Succeeded`, so every read
-//   happens after the one write and none races it. From then on `value` is
-//   shared read-only, which `T: Sync` allows; `T: Send` covers dropping it
-//   on another thread.
-unsafe impl<T: Send + Sync> Sync for Node<T> {}
+/// What a node holds besides its core: its function until the claimant
+/// takes it, then its value. One field for both, as they never coexist: for
+/// a pointer-sized `T` (a Python object) the pair takes 16 bytes instead of
+/// 24, the function's pointer lending its spare (null) value to tell the
+/// variants apart.
+enum Slot<T> {
+    /// The function, not yet taken.
+    Body(Body<T>),
+    /// The value once the node succeeded; `None` before that, and for good
+    /// if it fails or is cancelled.
+    Value(Option<T>),
+}
 
-impl<T: Send + Sync + 'static> Node<T> {
-    pub(crate) fn new(core: NodeCore, body: Option<Body<T>>) -> Node<T> {
+// SAFETY: `slot` is the field that is not `Sync` (`NodeCore` is, see its
+// own impl; `S: Sync` is required).
+// - It is written at construction (the function, or for a ready node its
+//   value, published with the `Arc`) and afterwards touched only by the
+//   node's claimant (the one thread that won `transition_to_running` or
+//   `transition_to_cancelled`, see `state.rs`), which takes the function
+//   and writes the value at most once, before its `Release` store of
+//   `Succeeded`; or through `&mut self` in `Drop`.
+// - Readers first load the state with `Acquire` and read only after seeing
+//   `Succeeded`, and the state never leaves `Succeeded`, so every read
+//   happens after the claimant's last write and none races it. From then on
+//   the value is shared read-only, which `T: Sync` allows; `T: Send` covers
+//   dropping it (and the function, which is `Send`) on another thread.
+unsafe impl<T: Send + Sync, S: Sync> Sync for Node<T, S> {}
+
+impl<T: Send + Sync + 'static, S: Side> Node<T, S> {
+    pub(crate) fn new(core: NodeCore, body: Option<Body<T>>, inputs: S) -> Node<T, S> {
+        let slot = match body {
+            Some(body) => Slot::Body(body),
+            None => Slot::Value(None),
+        };
         Node {
             core,
-            value: UnsafeCell::new(None),
-            body: UnsafeCell::new(body),
+            slot: UnsafeCell::new(slot),
+            inputs,
         }
     }
 
+    /// Claimant only.
+    fn take_body(&self) -> Option<Body<T>> {
+        // SAFETY: only the claimant calls this, before it publishes a final
+        // state (see the `Sync` impl), so there is no concurrent access to
+        // the slot.
+        let slot = unsafe { &mut *self.slot.get() };
+        match std::mem::replace(slot, Slot::Value(None)) {
+            Slot::Body(body) => Some(body),
+            value => {
+                *slot = value;
+                None
+            }
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Node<T> {
     /// A node whose core is already `Succeeded`.
     pub(crate) fn with_value(core: NodeCore, value: T) -> Node<T> {
         debug_assert_eq!(core.state.load(), NodeState::Succeeded);
         Node {
             core,
-            value: UnsafeCell::new(Some(value)),
-            body: UnsafeCell::new(None),
+            slot: UnsafeCell::new(Slot::Value(Some(value))),
+            inputs: NoInputs,
         }
     }
+}
 
-    /// The value, once the node has succeeded.
+impl<T: Send + Sync + 'static, S: Side> ValueNode<T> for Node<T, S> {
     #[inline]
-    pub(crate) fn value(&self) -> Option<&T> {
+    fn value(&self) -> Option<&T> {
         if self.core.state.load() != NodeState::Succeeded {
             return None;
         }
         // SAFETY: `Succeeded` was loaded with `Acquire` after the claimant
         // wrote the value and stored `Succeeded` with `Release`; nothing
-        // writes the value afterwards (see the `Sync` impl).
-        unsafe { (*self.value.get()).as_ref() }
+        // writes the slot afterwards (see the `Sync` impl).
+        match unsafe { &*self.slot.get() } {
+            Slot::Value(value) => value.as_ref(),
+            Slot::Body(_) => None,
+        }
     }
 
-    /// Claimant only, before it publishes `Succeeded`.
-    pub(crate) fn set_value(&self, value: T) {
+    fn set_value(&self, value: T) {
         debug_assert_eq!(self.core.state.load(), NodeState::Running);
         // SAFETY: only the claimant writes, once, while the state is
         // `Running`; readers look only after seeing `Succeeded` (see the
         // `Sync` impl), so nothing reads or writes it concurrently.
-        unsafe { *self.value.get() = Some(value) };
-    }
-
-    /// Claimant only.
-    fn take_body(&self) -> Option<Body<T>> {
-        // SAFETY: only the claimant calls this (see the `Sync` impl), so
-        // there is no concurrent access to `body`.
-        unsafe { (*self.body.get()).take() }
+        unsafe { *self.slot.get() = Slot::Value(Some(value)) };
     }
 }
 
-impl<T: Send + Sync + 'static> GraphNode for Node<T> {
+impl<T: Send + Sync + 'static, S: Side> GraphNode for Node<T, S> {
     fn core(&self) -> &NodeCore {
         &self.core
+    }
+
+    #[inline]
+    fn input_side(&self) -> Option<&InputSide> {
+        self.inputs.get()
     }
 
     fn value_any(&self) -> Option<&dyn Any> {
@@ -502,7 +522,7 @@ impl<T: Send + Sync + 'static> GraphNode for Node<T> {
         };
         let inputs = Inputs {
             nodes: inputs,
-            winner: self.core.winner(),
+            winner: self.input_side().and_then(InputSide::winner),
         };
         match catch_unwind(AssertUnwindSafe(|| body(&inputs))) {
             Ok(Ok(value)) => {
@@ -519,7 +539,7 @@ impl<T: Send + Sync + 'static> GraphNode for Node<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Job for Node<T> {
+impl<T: Send + Sync + 'static, S: Side> Job for Node<T, S> {
     /// The pool runs a `Pooled` node: claim it, run its function, walk its
     /// successors; the first successor made ready comes back as a tail job.
     fn run(self: Arc<Self>) -> Option<JobRef> {
@@ -528,7 +548,7 @@ impl<T: Send + Sync + 'static> Job for Node<T> {
             return None;
         }
         self.core.mark_started();
-        let inputs = self.core.take_inputs_for_run();
+        let inputs = self.take_inputs_for_run();
         let (state, error) = self.run_body(&inputs);
         // A plain drop: an input's own `Drop` hands what it holds to the
         // drop queue.
@@ -542,5 +562,47 @@ impl<T: Send + Sync + 'static> Job for Node<T> {
     /// The pool discards the node (shutdown): it ends cancelled.
     fn cancel(self: Arc<Self>) {
         crate::walk::cancel_node(self);
+    }
+}
+
+// Not under loom: its atomics are larger than the real ones.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// What a node costs the allocator: an `Arc`'s two counts and the node.
+    const ARC_COUNTS: usize = 2 * size_of::<usize>();
+
+    /// A pending task made by `spawn` (Python's `executor.submit`) is one
+    /// allocation holding a node with no inputs, `T` pointer-sized
+    /// (`Py<PyAny>`). mimalloc, the Python module's allocator, rounds it up
+    /// to a size class (..., 128, 160, 192, 224, 256, 320), so this bound is
+    /// the memory each pending task costs in the graph: one field too many
+    /// moves every such node up a class (32 bytes more, 32 MB per million
+    /// pending tasks). The node was 272 bytes (320 with the counts) before
+    /// the input side moved out, the successor list's third inline entry and
+    /// the `OnceLock` went, and the function and value shared a slot.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn node_without_inputs_fits_the_160_byte_size_class() {
+        let node = size_of::<Node<Box<u8>>>();
+        assert!(
+            node + ARC_COUNTS <= 160,
+            "Node<pointer> is {node} bytes (NodeCore {}): over 160 with the Arc counts",
+            size_of::<NodeCore>(),
+        );
+    }
+
+    /// A node with inputs (`then`, `dataflow`, `when_all`) carries its input
+    /// side in the same allocation; it was in the 320-byte class too.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn node_with_inputs_fits_the_256_byte_size_class() {
+        let node = size_of::<Node<Box<u8>, InputSide>>();
+        assert!(
+            node + ARC_COUNTS <= 256,
+            "Node<pointer, InputSide> is {node} bytes (InputSide {}): over 256 with the Arc counts",
+            size_of::<InputSide>(),
+        );
     }
 }

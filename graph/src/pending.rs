@@ -5,6 +5,8 @@
 //! cannot fire before it is fully built. Whoever brings the count to zero
 //! (the last input, or the builder releasing the guard) schedules the node,
 //! exactly once. `AcqRel`: the last decrement sees every input's outcome.
+//! Only a node with inputs has a count (in its input side): for one without,
+//! releasing the guard is all there is, and makes it ready at once.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 

@@ -55,16 +55,16 @@ fn complete<T: Send + Sync + 'static>(
     outcome: Result<T, TaskError>,
 ) -> Result<(), Result<T, TaskError>> {
     let node = future.node_arc();
-    if node.core.state.transition_to_running() == TransitionToRunning::Cancelled {
+    if node.core().state.transition_to_running() == TransitionToRunning::Cancelled {
         return Err(outcome);
     }
-    node.core.mark_started();
+    node.core().mark_started();
     match outcome {
         Ok(value) => {
             node.set_value(value);
-            node.core.publish(NodeState::Succeeded, None);
+            node.core().publish(NodeState::Succeeded, None);
         }
-        Err(error) => node.core.publish(NodeState::Failed, Some(error)),
+        Err(error) => node.core().publish(NodeState::Failed, Some(error)),
     }
     let mut walk = CompletionWalk::new();
     walk.push_finished(node);

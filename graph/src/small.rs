@@ -1,8 +1,10 @@
-//! `SmallList`: a list that keeps up to three items inside the node.
+//! `SmallList`: a list that keeps up to three items inline.
 //!
-//! Most nodes have one to three inputs and one to three successors. Keeping
-//! those inline saves two allocations per node, and a cache miss each time
-//! the list is read on another core. Longer lists spill to a `Vec`.
+//! Most nodes have one to three inputs, and a completion walk makes one to
+//! three nodes ready. Keeping those inline saves an allocation each, and a
+//! cache miss each time the list is read on another core. Longer lists
+//! spill to a `Vec`. (A node's successor list, which every node has, keeps
+//! two instead, to stay small: see `successors.rs`.)
 
 use std::mem;
 

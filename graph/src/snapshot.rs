@@ -119,7 +119,7 @@ impl GraphSnapshot {
                 continue;
             }
             index.insert(id, graph.add_node(None));
-            for input in node.core().inputs_snapshot() {
+            for input in node.inputs_snapshot() {
                 edges.push((input.core().id(), id));
                 if follow_inputs {
                     stack.push(input);

@@ -56,7 +56,7 @@ impl CompletionWalk {
         let core = node.core();
         let propagated = match core.kind() {
             NodeKind::WhenAny | NodeKind::Promise => None,
-            NodeKind::Pooled | NodeKind::Inline => core.first_unsuccessful_input(),
+            NodeKind::Pooled | NodeKind::Inline => node.first_unsuccessful_input(),
         };
         match propagated {
             // An input failed or was cancelled: the function never runs.
@@ -69,7 +69,7 @@ impl CompletionWalk {
             None => {
                 if core.state.transition_to_running() == TransitionToRunning::Success {
                     core.mark_started();
-                    let inputs = core.take_inputs_for_run();
+                    let inputs = node.take_inputs_for_run();
                     let (state, error) = node.run_body(&inputs);
                     // Plain drops: a node's own `Drop` hands its references
                     // to the drop queue, so no drop recurses deeply.
@@ -85,7 +85,7 @@ impl CompletionWalk {
     /// if the inputs before it (in argument order) all succeeded, `node`
     /// ends now, the same way, without waiting for the rest.
     fn settle_early(&mut self, node: Arc<dyn GraphNode>) {
-        if let Some(outcome) = node.core().decided_early() {
+        if let Some(outcome) = node.decided_early() {
             self.settle_without_running(node, outcome);
         }
     }
@@ -97,7 +97,7 @@ impl CompletionWalk {
         let core = node.core();
         if core.state.transition_to_running() == TransitionToRunning::Success {
             node.discard_body();
-            core.release_inputs();
+            node.release_inputs();
             match outcome {
                 Err(error) => core.publish(NodeState::Failed, Some(error)),
                 Ok(()) => core.publish(NodeState::Cancelled, None),
@@ -122,10 +122,10 @@ impl CompletionWalk {
                     node: dependent,
                     input_index,
                 } => {
-                    let readiness = dependent.core().input_finished(input_index as usize, state);
+                    let readiness = dependent.input_finished(input_index as usize, state);
                     if readiness == Readiness::Ready {
                         self.became_ready(dependent);
-                    } else if dependent.core().may_be_decided_early() {
+                    } else if dependent.may_be_decided_early() {
                         self.settle_early(dependent);
                     }
                 }
@@ -211,7 +211,7 @@ pub(crate) fn claim_cancelled(node: &Arc<dyn GraphNode>) -> bool {
     match core.state.transition_to_cancelled() {
         TransitionToCancelled::Success => {
             node.discard_body();
-            core.release_inputs();
+            node.release_inputs();
             core.mark_cancelled_times();
             true
         }
