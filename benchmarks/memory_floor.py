@@ -1,0 +1,54 @@
+"""Where the bytes of one pending task go: ``python benchmarks/memory_floor.py``.
+
+Builds 200,000 of each object an hpyx task is made of, one layer at a time
+(each layer adds one object to the one before), while every worker is
+blocked, and prints the RSS growth per item. The differences between rows
+are the cost of each layer, allocator slack included: the floor
+`memory_pending` stands on (BENCHMARKS.md, "Memory per pending task").
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+
+from workloads import noop, rss_bytes
+
+import hpyx
+from hpyx import _core
+
+N = 200_000
+
+
+def main():
+    hpyx.init()
+    ex = hpyx.HPXExecutor()
+    gate = threading.Event()
+    blockers = [ex.submit(gate.wait, 60) for _ in range(64)]
+    time.sleep(0.2)
+    layers = [
+        ("a list slot (the caller's list)", lambda: [None for _ in range(N)]),
+        ("+ a finished graph node and its handle", lambda: [_core.ready(None) for _ in range(N)]),
+        ("+ an hpyx.Future around it", lambda: [hpyx.ready_future(None) for _ in range(N)]),
+        ("pending hpyx.async_(noop): + function, queue slot", lambda: [hpyx.async_(noop) for _ in range(N)]),
+        ("pending executor.submit(noop): + executor tracking", lambda: [ex.submit(noop) for _ in range(N)]),
+    ]
+    keep = []
+    previous = 0.0
+    print("| layer | bytes per item | added by the layer |")
+    print("| --- | ---: | ---: |")
+    for label, make in layers:
+        gc.collect()
+        base = rss_bytes()
+        keep.append(make())
+        per_item = (rss_bytes() - base) / N
+        print("| %s | %.0f | %+.0f |" % (label, per_item, per_item - previous))
+        previous = per_item
+    gate.set()
+    for f in blockers:
+        f.result(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
