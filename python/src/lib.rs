@@ -14,6 +14,8 @@
 //!   result, callbacks, cancel, `then`).
 //! - `tasks.rs`: the combinators that create nodes (`spawn`, `dataflow`,
 //!   `when_all`, `when_any`, `ready`, `promise`).
+//! - `future_types.rs`: the future types the combinators recognise
+//!   (registered once by the package) and direct access to `_node`.
 //! - `debug.rs`: recordings, snapshots and their export (DOT, JSON, traces).
 //! - `errors.rs`: Python exceptions <-> `TaskError`.
 //! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
