@@ -307,7 +307,7 @@ class Future(cf.Future):
         Returns:
             A new Future for ``fn``'s result.
         """
-        return _wrap(self._node.then(fn, args, kwargs or None))
+        return self._node.then_future(fn, args, kwargs or None)
 
     def __await__(self):
         import asyncio

@@ -525,6 +525,14 @@ fn wrap<'py>(
     Ok(future)
 }
 
+/// A new `hpyx.Future` (the registered type) around `node`.
+pub(crate) fn wrap_hpyx<'py>(
+    py: Python<'py>,
+    node: Bound<'py, PyNode>,
+) -> PyResult<Bound<'py, PyAny>> {
+    wrap(py, future_types(py)?.hpyx.bind(py), node)
+}
+
 /// `_core.wrap(future_type, node)`: [`wrap`] for the combinators built in
 /// Python (`hpyx._future._wrap`), so every future around a node is made one
 /// way.
