@@ -61,7 +61,7 @@ def _futures_arg(futures):
 
 # `async_` is the Rust method of an untracked executor core, bound: no
 # Python frame per task (its docstring and signature are set in Rust).
-_SPAWNER = _core.ExecutorCore(Future, track=False)
+_SPAWNER = _core.ExecutorCore(track=False)
 async_ = _SPAWNER.async_
 
 

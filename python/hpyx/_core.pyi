@@ -70,7 +70,7 @@ class Promise:
 class ExecutorCore:
     """The Rust half of HPXExecutor: its closed flag and tracked futures."""
 
-    def __init__(self, future_type: type) -> None: ...
+    def __init__(self, track: bool = True) -> None: ...
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
     def async_(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
     def map(
@@ -115,8 +115,8 @@ def register_future_types(
 
 def ready(value: Any, name: str | None = None) -> Node: ...
 def promise(name: str | None = None) -> Promise: ...
-def wrap(future_type: type, node: Node) -> Any:
-    """A new ``future_type`` (hpyx.Future) around ``node``, untracked by gc."""
+def wrap(node: Node) -> Any:
+    """A new hpyx.Future (the registered type) around ``node``, untracked by gc."""
 
 def track(obj: object) -> None:
     """Makes the cycle collector track ``obj`` again (an untracked future)."""

@@ -6,7 +6,6 @@ import concurrent.futures as cf
 import warnings
 
 from . import _core
-from ._future import Future
 
 
 class HPXExecutor(cf.Executor):
@@ -46,7 +45,7 @@ class HPXExecutor(cf.Executor):
                 )
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
-        self._core = _core.ExecutorCore(Future)
+        self._core = _core.ExecutorCore()
         if type(self).submit is HPXExecutor.submit:
             # The Rust method itself, bound to this executor: the same call
             # without a Python frame per task (a subclass's own submit wins).

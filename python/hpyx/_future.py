@@ -320,6 +320,6 @@ class Future(cf.Future):
         return self._node.name
 
 
-def _wrap(node, _make=_core.wrap):
-    """A Future for an existing node (made as `submit` makes its futures)."""
-    return _make(Future, node)
+# A Future for an existing node, made as `submit` makes its futures (the
+# registered `Future` type, see `_combinators`).
+_wrap = _core.wrap

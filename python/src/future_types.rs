@@ -93,11 +93,6 @@ pub(crate) fn future_types(py: Python<'_>) -> PyResult<&'static FutureTypes> {
 }
 
 impl FutureTypes {
-    /// True if `future_type` is `hpyx.Future` itself (not a subclass).
-    pub(crate) fn is_hpyx(&self, future_type: &Bound<'_, PyType>) -> bool {
-        future_type.as_ptr() == self.hpyx.as_ptr()
-    }
-
     /// Stores `node` in the `_node` slot of `future`, a new instance of
     /// `hpyx.Future` itself.
     pub(crate) fn set_node(

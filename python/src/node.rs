@@ -185,7 +185,7 @@ impl PyNode {
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let node = tasks::then(py, self, func, args, kwargs, None)?;
-        tasks::wrap_hpyx(py, Bound::new(py, node)?)
+        tasks::wrap(py, Bound::new(py, node)?)
     }
 
     fn __repr__(&self) -> String {

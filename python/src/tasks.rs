@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hpyx_graph::{Inputs, NodeName, NodeRef, TaskError};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::errors;
 use crate::future_types::future_types;
@@ -207,7 +207,6 @@ macro_rules! stdlib_submit_doc {
 /// long-lived executor does not grow.
 #[pyclass(frozen, module = "hpyx._core", name = "ExecutorCore")]
 struct ExecutorCore {
-    future_type: Py<PyType>,
     /// False for `hpyx.async_`, which needs no shutdown bookkeeping.
     track: bool,
     tracked: std::sync::Mutex<Tracked>,
@@ -224,10 +223,9 @@ const MIN_PRUNE_AT: usize = 1024;
 #[pymethods]
 impl ExecutorCore {
     #[new]
-    #[pyo3(signature = (future_type, track=true))]
-    fn new(future_type: Py<PyType>, track: bool) -> ExecutorCore {
+    #[pyo3(signature = (track=true))]
+    fn new(track: bool) -> ExecutorCore {
         ExecutorCore {
-            future_type,
             track,
             tracked: std::sync::Mutex::new(Tracked {
                 closed: false,
@@ -337,11 +335,7 @@ impl ExecutorCore {
         let (func, name) = resolve(py, func, None)?;
         let future =
             self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
-        wrap(
-            py,
-            self.future_type.bind(py),
-            Bound::new(py, PyNode::new(future))?,
-        )
+        wrap(py, Bound::new(py, PyNode::new(future))?)
     }
 
     /// Adds a task node and tracks it (tracking executors) or just adds it.
@@ -464,8 +458,9 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
     Ok(runtime()?.graph)
 }
 
-/// A new `hpyx.Future` (`future_type`) around `node`: `object.__new__`
-/// without `__init__`, `_node` set, left untracked by the cycle collector
+/// A new `hpyx.Future` (the registered type, see `future_types.rs`) around
+/// `node`: `object.__new__` without `__init__`, `_node` set through its
+/// member descriptor, left untracked by the cycle collector
 /// (GIL builds).
 /// Every future around a node is made here (`submit`, `async_`, and the
 /// combinators built in Python through `_core.wrap`).
@@ -476,11 +471,9 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 /// every full collection walk them all, which cost up to a microsecond per
 /// task at 1M pending futures on 3.11. `Future.__setattr__` tracks a future
 /// again before it gets any attribute that could close a cycle.
-fn wrap<'py>(
-    py: Python<'py>,
-    future_type: &Bound<'py, PyType>,
-    node: Bound<'py, PyNode>,
-) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<Bound<'py, PyAny>> {
+    let types = future_types(py)?;
+    let future_type = types.hpyx.bind(py);
     let args = PyTuple::empty(py);
     // SAFETY: `future_type` is a type object, so `tp_new` may be called with
     // it, an (empty) argument tuple and no keywords, as `type.__call__` does;
@@ -493,24 +486,7 @@ fn wrap<'py>(
             .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
         Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
     };
-    let types = future_types(py)?;
-    if types.is_hpyx(future_type) {
-        types.set_node(&future, &node)?;
-    } else {
-        // A subclass: the generic setter stores the `_node` slot without
-        // going through `Future.__setattr__`.
-        // SAFETY: all three are valid objects.
-        let set = unsafe {
-            pyo3::ffi::PyObject_GenericSetAttr(
-                future.as_ptr(),
-                pyo3::intern!(py, "_node").as_ptr(),
-                node.as_ptr(),
-            )
-        };
-        if set != 0 {
-            return Err(PyErr::fetch(py));
-        }
-    }
+    types.set_node(&future, &node)?;
     // Not on free-threaded builds: their collector walks every object of the
     // heap, tracked or not, and scales its threshold with the *tracked*
     // survivors only, so a million untracked futures made it collect every
@@ -525,24 +501,11 @@ fn wrap<'py>(
     Ok(future)
 }
 
-/// A new `hpyx.Future` (the registered type) around `node`.
-pub(crate) fn wrap_hpyx<'py>(
-    py: Python<'py>,
-    node: Bound<'py, PyNode>,
-) -> PyResult<Bound<'py, PyAny>> {
-    wrap(py, future_types(py)?.hpyx.bind(py), node)
-}
-
-/// `_core.wrap(future_type, node)`: [`wrap`] for the combinators built in
-/// Python (`hpyx._future._wrap`), so every future around a node is made one
-/// way.
+/// `_core.wrap(node)`: [`wrap`] for the combinators built in Python
+/// (`hpyx._future._wrap`), so every future around a node is made one way.
 #[pyfunction(name = "wrap")]
-fn wrap_node<'py>(
-    py: Python<'py>,
-    future_type: Py<PyType>,
-    node: Bound<'py, PyNode>,
-) -> PyResult<Bound<'py, PyAny>> {
-    wrap(py, future_type.bind(py), node)
+fn wrap_node<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<Bound<'py, PyAny>> {
+    wrap(py, node)
 }
 
 /// `_core.track(obj)`: makes the cycle collector track `obj` again (a
@@ -702,11 +665,7 @@ fn dataflow<'py>(
             label.as_str(),
         )
     });
-    wrap(
-        py,
-        types.hpyx.bind(py),
-        Bound::new(py, PyNode::new(future))?,
-    )
+    wrap(py, Bound::new(py, PyNode::new(future))?)
 }
 
 /// `hpyx.when_all`: a future for the tuple of the values of `futures` (a
@@ -732,11 +691,7 @@ fn when_all<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(
-        py,
-        types.hpyx.bind(py),
-        Bound::new(py, PyNode::new(future))?,
-    )
+    wrap(py, Bound::new(py, PyNode::new(future))?)
 }
 
 /// `hpyx.when_any`: a future for `(index, futures)`, `index` being the first
@@ -762,11 +717,7 @@ fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(
-        py,
-        types.hpyx.bind(py),
-        Bound::new(py, PyNode::new(future))?,
-    )
+    wrap(py, Bound::new(py, PyNode::new(future))?)
 }
 
 /// `hpyx.ready_future`: an already finished node.
