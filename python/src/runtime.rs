@@ -84,6 +84,8 @@ fn runtime_cold() -> PyResult<&'static Runtime> {
             }
             let runtime = start(env_os_threads()?, Vec::new())?;
             *state = State::Running(runtime);
+            drop(state);
+            Python::attach(|py| wait_for_worker_thread_states(py, runtime.os_threads));
             Ok(runtime)
         }
     }
@@ -181,7 +183,8 @@ thread_local! {
 }
 
 /// How many workers of the running pool have their thread state. A worker
-/// creates it asynchronously, when it starts: see [`_before_fork`].
+/// creates it asynchronously, when it starts: see
+/// [`wait_for_worker_thread_states`].
 static WORKERS_ATTACHED: AtomicUsize = AtomicUsize::new(0);
 
 fn attach_worker_thread_state() {
@@ -359,7 +362,7 @@ where
 /// `hpyx.init`: start the pool, or check that it runs with these settings.
 #[pyfunction]
 #[pyo3(signature = (*, os_threads=None, cfg=None))]
-fn init(os_threads: Option<i64>, cfg: Option<Vec<String>>) -> PyResult<()> {
+fn init(py: Python<'_>, os_threads: Option<i64>, cfg: Option<Vec<String>>) -> PyResult<()> {
     let os_threads = match os_threads {
         Some(n) if n <= 0 => {
             return Err(PyValueError::new_err(format!(
@@ -396,6 +399,8 @@ fn init(os_threads: Option<i64>, cfg: Option<Vec<String>>) -> PyResult<()> {
         State::NotStarted => {
             let runtime = start(os_threads, cfg)?;
             *state = State::Running(runtime);
+            drop(state);
+            wait_for_worker_thread_states(py, runtime.os_threads);
             Ok(())
         }
     }
@@ -461,15 +466,9 @@ fn default_pool_size() -> PyResult<usize> {
     Ok(env_os_threads()?.unwrap_or_else(default_os_threads))
 }
 
-/// Registered with `os.register_at_fork(before=...)`: waits (detached) until
-/// every worker of a just-started pool has created its Python thread state.
-///
-/// A worker creates its thread state on its own thread, unlike a
-/// `threading.Thread`, whose state is made by the thread that starts it. On
-/// the free-threaded build creating the first thread states stops the
-/// world; a fork at that moment leaves the interpreter's stop-the-world lock
-/// held in the child (CPython 3.13 takes it before the runtime-wide lock that
-/// fork holds), and the child deadlocks in its next garbage collection.
+/// Registered with `os.register_at_fork(before=...)`: a fork racing a pool
+/// that another thread is just starting waits for its workers' thread
+/// states too (see [`wait_for_worker_thread_states`]).
 #[pyfunction]
 fn _before_fork(py: Python<'_>) {
     let running = RUNNING.load(Ordering::Acquire);
@@ -478,11 +477,31 @@ fn _before_fork(py: Python<'_>) {
     }
     // SAFETY: as in `runtime`: null or leaked, never freed.
     let workers = unsafe { &*running }.os_threads;
+    wait_for_worker_thread_states(py, workers);
+}
+
+/// Waits (detached, bounded) until every worker of a just-started pool has
+/// created its Python thread state; `init` and auto-init return only then.
+///
+/// A worker creates its thread state on its own thread, unlike a
+/// `threading.Thread`, whose state is made by the thread that starts it, and
+/// creating it allocates through `PyMem_RawMalloc` without the GIL. Left to
+/// happen at some later moment, that races two things in the caller's
+/// thread: `tracemalloc.stop()`, whose raw-allocator hook frees its
+/// traceback buffer under a worker still inside the hook (CPython < 3.12.9 /
+/// 3.13.2 segfault, python/cpython#128679, seen here on 3.11 with
+/// `tracemalloc.start(); ...; tracemalloc.stop()` right after `init`); and
+/// on the free-threaded build a fork, since creating the first thread
+/// states stops the world and a fork at that moment leaves the interpreter's
+/// stop-the-world lock held in the child (CPython 3.13 takes it before the
+/// runtime-wide lock that fork holds), which deadlocks in its next garbage
+/// collection.
+fn wait_for_worker_thread_states(py: Python<'_>, workers: usize) {
     if WORKERS_ATTACHED.load(Ordering::Acquire) >= workers {
         return;
     }
     detach(py, || {
-        // Bounded: a worker that failed to start must not block fork.
+        // Bounded: a worker that failed to start must not block the caller.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while WORKERS_ATTACHED.load(Ordering::Acquire) < workers
             && std::time::Instant::now() < deadline
@@ -490,6 +509,13 @@ fn _before_fork(py: Python<'_>) {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
     });
+}
+
+/// How many workers of the running pool have their Python thread state
+/// (tests: `init` returns only when this equals `pool_size()`).
+#[pyfunction]
+fn _worker_thread_states() -> usize {
+    WORKERS_ATTACHED.load(Ordering::Acquire)
 }
 
 /// Registered with `os.register_at_fork(after_in_child=...)`.
@@ -521,6 +547,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_pool_size, m)?)?;
     m.add_function(wrap_pyfunction!(_before_fork, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add_function(wrap_pyfunction!(_worker_thread_states, m)?)?;
     m.add_function(wrap_pyfunction!(get_worker_thread_id, m)?)?;
     m.add("CFG_KEYS", CFG_KEYS.to_vec())?;
     Ok(())

@@ -157,6 +157,52 @@ def test_auto_init_with_env_os_threads():
     )
 
 
+def test_init_and_auto_init_return_with_every_worker_thread_state_made():
+    # A worker makes its Python thread state on its own thread, allocating
+    # with PyMem_RawMalloc without the GIL. init() (and auto-init) return only
+    # once every worker has done so: left for later it raced the caller's
+    # tracemalloc.stop() (CPython < 3.12.9 segfaults, python/cpython#128679).
+    # Before the fix the count read 0 here: the workers were still waiting
+    # for the GIL the main thread held.
+    check_py(
+        """
+        import hpyx
+        from hpyx import _core
+        hpyx.init(os_threads=3)
+        assert _core._worker_thread_states() == 3, _core._worker_thread_states()
+        """
+    )
+    check_py(
+        """
+        import hpyx
+        from hpyx import _core
+        assert not hpyx.is_running()
+        hpyx.ready_future(1)
+        assert hpyx.is_running()
+        assert _core._worker_thread_states() == 2, _core._worker_thread_states()
+        """,
+        env={"HPYX_OS_THREADS": "2"},
+    )
+
+
+def test_tracemalloc_started_and_stopped_right_after_init():
+    # The user-level form of the race above; before the fix about one run in
+    # seven segfaulted on 3.11 (in tracemalloc's raw-allocator hook, under a
+    # worker creating its thread state).
+    for _ in range(5):
+        check_py(
+            """
+            import tracemalloc, hpyx
+            from hpyx import _core
+            hpyx.init()
+            tracemalloc.start()
+            keep = [_core.ready(None) for _ in range(1000)]
+            tracemalloc.stop()
+            assert hpyx.async_(len, keep).result(timeout=30) == 1000
+            """
+        )
+
+
 def test_init_arguments_beat_env():
     check_py(
         """
