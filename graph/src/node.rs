@@ -352,6 +352,7 @@ pub(crate) type Body<T> = Box<dyn FnOnce(&Inputs<'_>) -> Result<T, TaskError> + 
 pub struct Inputs<'a> {
     nodes: &'a [Arc<dyn GraphNode>],
     winner: Option<usize>,
+    name: &'a NodeName,
 }
 
 impl<'a> Inputs<'a> {
@@ -373,6 +374,14 @@ impl<'a> Inputs<'a> {
     /// For `when_any`: the index of the first input that finished.
     pub fn winner(&self) -> Option<usize> {
         self.winner
+    }
+
+    /// The name of the node being run, so a function can label its errors
+    /// without keeping a copy of the name in its own closure (one task
+    /// closure of a name and three pointers is 48 bytes; of the pointers
+    /// alone, 32).
+    pub fn name(&self) -> &'a NodeName {
+        self.name
     }
 
     /// The outcome of input `index` (`None` if out of range, not finished,
@@ -523,6 +532,7 @@ impl<T: Send + Sync + 'static, S: Side> GraphNode for Node<T, S> {
         let inputs = Inputs {
             nodes: inputs,
             winner: self.input_side().and_then(InputSide::winner),
+            name: &self.core.name,
         };
         match catch_unwind(AssertUnwindSafe(|| body(&inputs))) {
             Ok(Ok(value)) => {

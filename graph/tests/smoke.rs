@@ -52,6 +52,25 @@ fn smoke() {
 }
 
 #[test]
+fn a_function_sees_its_node_name() {
+    let g = GraphGuard::new(2);
+    let named = g.dataflow("fetch", std::iter::empty(), |inputs| {
+        Ok(inputs.name().as_str().to_owned())
+    });
+    let a = g.spawn("a", || Ok(1));
+    let shared: NodeName = String::from("sum").into();
+    let sum = g.dataflow(shared, [a.node()], |inputs| {
+        Ok(format!("{} {}", inputs.name().as_str(), inputs.len()))
+    });
+    let anonymous = g.dataflow(NodeName::Anonymous, std::iter::empty(), |inputs| {
+        Ok(inputs.name().as_str().to_owned())
+    });
+    assert_eq!(value(&named), "fetch");
+    assert_eq!(value(&sum), "sum 1");
+    assert_eq!(value(&anonymous), NodeName::Anonymous.as_str());
+}
+
+#[test]
 fn nested_fib_one_worker() {
     let g = GraphGuard::new(1);
     let g2 = g.0;

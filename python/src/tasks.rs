@@ -288,7 +288,7 @@ impl ExecutorCore {
         let mut nodes = VecDeque::new();
         let scheduled = arg_tuples.try_iter()?.try_for_each(|args| {
             let args = args?.cast_into::<PyTuple>()?.unbind();
-            let body = task_body(func.clone_ref(py), args, None, name.clone());
+            let body = task_body(func.clone_ref(py), args, None);
             nodes.push_back(self.spawn_tracked(&graph, body, name.clone())?);
             Ok::<_, PyErr>(())
         });
@@ -333,8 +333,7 @@ impl ExecutorCore {
         // Resolve the name before locking: it may run Python
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
-        let future =
-            self.spawn_tracked(&graph, task_body(func, args, kwargs, name.clone()), name)?;
+        let future = self.spawn_tracked(&graph, task_body(func, args, kwargs), name)?;
         wrap(py, Bound::new(py, PyNode::new(future))?)
     }
 
@@ -342,18 +341,18 @@ impl ExecutorCore {
     fn spawn_tracked(
         &self,
         graph: &hpyx_graph::TaskGraph,
-        body: impl FnOnce() -> Result<PyValue, TaskError> + Send + 'static,
+        body: impl FnOnce(&Inputs<'_>) -> Result<PyValue, TaskError> + Send + 'static,
         name: NodeName,
     ) -> PyResult<hpyx_graph::Future<PyValue>> {
         if !self.track {
-            return Ok(graph.spawn(name, body));
+            return Ok(spawn_node(graph, name, body));
         }
         let (future, pruned) = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
                 return Err(shut_down_error());
             }
-            let future = graph.spawn(name, body);
+            let future = spawn_node(graph, name, body);
             tracked.nodes.push(future.clone());
             let pruned = if tracked.nodes.len() >= tracked.prune_at {
                 // In place: a partition into two new lists had the old list,
@@ -474,18 +473,7 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<Bound<'py, PyAny>> {
     let types = future_types(py)?;
     let future_type = types.hpyx.bind(py);
-    let args = PyTuple::empty(py);
-    // SAFETY: `future_type` is a type object, so `tp_new` may be called with
-    // it, an (empty) argument tuple and no keywords, as `type.__call__` does;
-    // a null result has set a Python error, which `from_owned_ptr_or_err`
-    // takes. hpyx.Future (a cf.Future subclass) inherits `object_new`.
-    let future = unsafe {
-        let tp = future_type.as_type_ptr();
-        let tp_new = (*tp)
-            .tp_new
-            .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
-        Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
-    };
+    let future = new_instance(py, future_type)?;
     types.set_node(&future, &node)?;
     // Not on free-threaded builds: their collector walks every object of the
     // heap, tracked or not, and scales its threshold with the *tracked*
@@ -497,6 +485,46 @@ pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<B
     // `_node` (see above).
     unsafe {
         pyo3::ffi::PyObject_GC_UnTrack(future.as_ptr().cast())
+    };
+    Ok(future)
+}
+
+/// `object.__new__(future_type)`, on CPython 3.11 without its instance
+/// dictionary's values array.
+///
+/// hpyx.Future inherits `object_new`, whose only work besides `tp_alloc` is
+/// (3.11) to give the instance the values array of a key-sharing
+/// `__dict__`: 48-64 bytes allocated per future, for attributes a future
+/// made here never gets. Allocated with `tp_alloc` alone, the instance has
+/// neither values nor a dict, the state CPython 3.11 also leaves after
+/// `__dict__` was materialised and dropped, and makes a dict on the first
+/// attribute set (tested). From 3.12 the values are part of the object
+/// itself (3.13: `Py_TPFLAGS_INLINE_VALUES`) and must be initialised, so
+/// `tp_new` is called there.
+fn new_instance<'py>(
+    py: Python<'py>,
+    future_type: &Bound<'py, pyo3::types::PyType>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let tp = future_type.as_type_ptr();
+    #[cfg(not(Py_3_12))]
+    // SAFETY: `tp` is a ready type object whose `tp_alloc` is inherited
+    // (`PyType_GenericAlloc`); it returns a new reference, or null with a
+    // Python error set, which `from_owned_ptr_or_err` takes.
+    let future = unsafe {
+        let tp_alloc = (*tp).tp_alloc.unwrap_or(pyo3::ffi::PyType_GenericAlloc);
+        Bound::from_owned_ptr_or_err(py, tp_alloc(tp, 0))?
+    };
+    #[cfg(Py_3_12)]
+    // SAFETY: `tp` is a type object, so `tp_new` may be called with it, an
+    // (empty) argument tuple and no keywords, as `type.__call__` does; a
+    // null result has set a Python error, which `from_owned_ptr_or_err`
+    // takes.
+    let future = unsafe {
+        let tp_new = (*tp)
+            .tp_new
+            .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
+        let args = PyTuple::empty(py);
+        Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
     };
     Ok(future)
 }
@@ -525,20 +553,31 @@ fn track(obj: &Bound<'_, PyAny>) {
 }
 
 /// The function of a task node: `func(*args, **kwargs)`, attached, with its
-/// exception noted as raised in task `label`.
+/// exception noted as raised in the task of the node's name.
 fn task_body(
     func: PyValue,
     args: Py<PyTuple>,
     kwargs: Option<Py<PyDict>>,
-    label: NodeName,
-) -> impl FnOnce() -> Result<PyValue, TaskError> + Send + 'static {
-    move || {
+) -> impl FnOnce(&Inputs<'_>) -> Result<PyValue, TaskError> + Send + 'static {
+    move |inputs: &Inputs<'_>| {
         call(
             func,
             move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
-            label.as_str(),
+            inputs.name().as_str(),
         )
     }
+}
+
+/// A node without inputs running `body`: `TaskGraph::spawn`, but through
+/// `dataflow` (with no inputs, the same node), whose function is handed the
+/// node's name, so the closure holds three pointers and no copy of the name
+/// (a 32-byte allocation per pending task instead of 48).
+fn spawn_node(
+    graph: &hpyx_graph::TaskGraph,
+    name: NodeName,
+    body: impl FnOnce(&Inputs<'_>) -> Result<PyValue, TaskError> + Send + 'static,
+) -> hpyx_graph::Future<PyValue> {
+    graph.dataflow(name, std::iter::empty(), body)
 }
 
 /// `_core.spawn`: a bare node for `func(*args, **kwargs)`, optionally named
@@ -554,9 +593,11 @@ fn spawn(
 ) -> PyResult<PyNode> {
     let graph = runtime()?.graph;
     let (func, name) = resolve(py, func, name)?;
-    Ok(PyNode::new(
-        graph.spawn(name.clone(), task_body(func, args, kwargs, name)),
-    ))
+    Ok(PyNode::new(spawn_node(
+        &graph,
+        name,
+        task_body(func, args, kwargs),
+    )))
 }
 
 pub(crate) fn then(

@@ -264,6 +264,32 @@ def test_no_condition_per_task_unless_asked():
     assert isinstance(vars(f)["_cond"], type(threading.Condition()))
 
 
+@pytest.mark.parametrize("make", ["submit", "async_", "ready_future", "then"])
+def test_futures_made_by_hpyx_take_attributes_like_any_instance(make):
+    # On 3.11 a future made by a task or combinator is allocated without the
+    # values array of its instance dict (48-64 bytes it never used): the
+    # dict is made when the first attribute is set, and behaves as usual.
+    with hpyx.HPXExecutor() as ex:
+        f = {
+            "submit": lambda: ex.submit(identity, 1),
+            "async_": lambda: hpyx.async_(identity, 1),
+            "ready_future": lambda: hpyx.ready_future(1),
+            "then": lambda: hpyx.ready_future(0).then(lambda v: v + 1),
+        }[make]()
+        assert f.result(timeout=WAIT) == 1
+        assert vars(f) == {}
+        with pytest.raises(AttributeError, match="tag"):
+            f.tag
+        f.tag = "a"
+        f.other = 2
+        assert (f.tag, f.other) == ("a", 2)
+        assert vars(f) == {"tag": "a", "other": 2}
+        del f.tag
+        assert vars(f) == {"other": 2}
+        assert not hasattr(f, "tag")
+        assert f.result() == 1
+
+
 def test_state_changes_together_with_waiter_notification():
     """While a thread holds ``_condition`` (as cf.wait / as_completed do), the
     stdlib-visible ``_state`` must not turn final before the waiters are
