@@ -633,6 +633,61 @@ enum Slot {
     Kwarg(Py<PyString>),
 }
 
+/// Where each of a dataflow node's input values goes, in input order.
+enum Slots {
+    /// Only positional arguments below 64 are futures, bit `i` for argument
+    /// `i`: the usual `dataflow(f, a, b)` needs no list (one allocation per
+    /// node fewer, made on the caller's thread and freed on a worker's).
+    Positions(u64),
+    /// Any other mix of positions and keywords.
+    List(Vec<Slot>),
+}
+
+impl Slots {
+    fn push(&mut self, slot: Slot) {
+        match (&mut *self, slot) {
+            (Slots::Positions(mask), Slot::Arg(i)) if i < 64 => *mask |= 1 << i,
+            (Slots::Positions(mask), slot) => {
+                let mut list = Vec::with_capacity(mask.count_ones() as usize + 1);
+                list.extend(positions(*mask).map(Slot::Arg));
+                list.push(slot);
+                *self = Slots::List(list);
+            }
+            (Slots::List(list), slot) => list.push(slot),
+        }
+    }
+
+    /// The slots in input order.
+    fn iter(&self) -> impl Iterator<Item = SlotRef<'_>> {
+        let (mask, list) = match self {
+            Slots::Positions(mask) => (*mask, &[][..]),
+            Slots::List(list) => (0, &list[..]),
+        };
+        positions(mask)
+            .map(SlotRef::Arg)
+            .chain(list.iter().map(|slot| match slot {
+                Slot::Arg(i) => SlotRef::Arg(*i),
+                Slot::Kwarg(key) => SlotRef::Kwarg(key),
+            }))
+    }
+}
+
+enum SlotRef<'a> {
+    Arg(usize),
+    Kwarg(&'a Py<PyString>),
+}
+
+/// The set bits of `mask`, lowest first.
+fn positions(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
+}
+
 /// Runs ``fn`` once every future among its arguments is done.
 ///
 /// Futures among the positional and keyword arguments are replaced by
@@ -664,7 +719,7 @@ fn dataflow<'py>(
     let types = future_types(py)?;
     let node_of = |value: &Bound<'py, PyAny>| types.node_of(value);
     let mut nodes: Vec<NodeRef> = Vec::new();
-    let mut slots: Vec<Slot> = Vec::new();
+    let mut slots = Slots::Positions(0);
     for (index, arg) in args.bind(py).iter().enumerate() {
         if let Some(node) = node_of(&arg)? {
             nodes.push(node);
@@ -682,7 +737,6 @@ fn dataflow<'py>(
         }
     }
     let (func, name) = resolve(py, r#fn, None)?;
-    let label = name.clone();
     let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
         call(
             func,
@@ -696,14 +750,14 @@ fn dataflow<'py>(
                         .bind(py)
                         .clone();
                     match (slot, &kwargs) {
-                        (Slot::Arg(i), _) => items[*i] = value,
-                        (Slot::Kwarg(key), Some(kw)) => kw.set_item(key.bind(py), value)?,
-                        (Slot::Kwarg(_), None) => {}
+                        (SlotRef::Arg(i), _) => items[i] = value,
+                        (SlotRef::Kwarg(key), Some(kw)) => kw.set_item(key.bind(py), value)?,
+                        (SlotRef::Kwarg(_), None) => {}
                     }
                 }
                 Ok((PyTuple::new(py, items)?, kwargs))
             },
-            label.as_str(),
+            inputs.name().as_str(),
         )
     });
     wrap(py, Bound::new(py, PyNode::new(future))?)

@@ -120,6 +120,20 @@ def test_future_subclasses_are_inputs_too():
     assert hpyx.when_any([b, a]).result(timeout=WAIT)[0] in (0, 1)
 
 
+@pytest.mark.parametrize("n", [3, 63, 64, 65, 130])
+def test_dataflow_puts_every_value_in_its_place(n):
+    # Futures at every third position (positions below 64 are kept as a bit
+    # mask, others as a list) and among the keywords, plain values between.
+    gate = hpyx.Future()
+    args = [gate.then(lambda _, i=i: ("f", i)) if i % 3 == 0 else ("v", i) for i in range(n)]
+    kwargs = {"k%d" % i: gate.then(lambda _, i=i: ("kf", i)) if i % 2 else ("kv", i) for i in range(4)}
+    f = hpyx.dataflow(lambda *a, **kw: (a, kw), *args, **kwargs)
+    gate.set_result(None)
+    a, kw = f.result(timeout=WAIT)
+    assert list(a) == [("f" if i % 3 == 0 else "v", i) for i in range(n)]
+    assert kw == {"k%d" % i: ("kf" if i % 2 else "kv", i) for i in range(4)}
+
+
 def test_dataflow_without_futures():
     assert hpyx.dataflow(pow, 2, 3).result(timeout=WAIT) == 8
     assert hpyx.dataflow(lambda: "none").result(timeout=WAIT) == "none"
