@@ -494,8 +494,9 @@ pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<B
 ///
 /// hpyx.Future inherits `object_new`, whose only work besides `tp_alloc` is
 /// (3.11) to give the instance the values array of a key-sharing
-/// `__dict__`: 48-64 bytes allocated per future, for attributes a future
-/// made here never gets. Allocated with `tp_alloc` alone, the instance has
+/// `__dict__`: an allocation per future (16 bytes of RSS per future in
+/// `benchmarks/memory_floor.py`) for attributes a future made here never
+/// gets. Allocated with `tp_alloc` alone, the instance has
 /// neither values nor a dict, the state CPython 3.11 also leaves after
 /// `__dict__` was materialised and dropped, and makes a dict on the first
 /// attribute set (tested). From 3.12 the values are part of the object
@@ -633,39 +634,32 @@ enum Slot {
     Kwarg(Py<PyString>),
 }
 
-/// Where each of a dataflow node's input values goes, in input order.
-enum Slots {
-    /// Only positional arguments below 64 are futures, bit `i` for argument
-    /// `i`: the usual `dataflow(f, a, b)` needs no list (one allocation per
-    /// node fewer, made on the caller's thread and freed on a worker's).
-    Positions(u64),
-    /// Any other mix of positions and keywords.
-    List(Vec<Slot>),
+/// Where each of a dataflow node's input values goes, in input order:
+/// first the futures among positional arguments below 64, as a bit mask
+/// (bit `i` for argument `i`), then any others in a list. Arguments are
+/// scanned in order before keywords, so that is the order the node's inputs
+/// were added in, and the usual `dataflow(f, a, b)` needs no list (one
+/// allocation per node fewer, made on the caller's thread and freed on a
+/// worker's).
+#[derive(Default)]
+struct Slots {
+    positions: u64,
+    rest: Vec<Slot>,
 }
 
 impl Slots {
     fn push(&mut self, slot: Slot) {
-        match (&mut *self, slot) {
-            (Slots::Positions(mask), Slot::Arg(i)) if i < 64 => *mask |= 1 << i,
-            (Slots::Positions(mask), slot) => {
-                let mut list = Vec::with_capacity(mask.count_ones() as usize + 1);
-                list.extend(positions(*mask).map(Slot::Arg));
-                list.push(slot);
-                *self = Slots::List(list);
-            }
-            (Slots::List(list), slot) => list.push(slot),
+        match slot {
+            Slot::Arg(i) if i < 64 => self.positions |= 1 << i,
+            slot => self.rest.push(slot),
         }
     }
 
     /// The slots in input order.
     fn iter(&self) -> impl Iterator<Item = SlotRef<'_>> {
-        let (mask, list) = match self {
-            Slots::Positions(mask) => (*mask, &[][..]),
-            Slots::List(list) => (0, &list[..]),
-        };
-        positions(mask)
+        positions(self.positions)
             .map(SlotRef::Arg)
-            .chain(list.iter().map(|slot| match slot {
+            .chain(self.rest.iter().map(|slot| match slot {
                 Slot::Arg(i) => SlotRef::Arg(*i),
                 Slot::Kwarg(key) => SlotRef::Kwarg(key),
             }))
@@ -719,7 +713,7 @@ fn dataflow<'py>(
     let types = future_types(py)?;
     let node_of = |value: &Bound<'py, PyAny>| types.node_of(value);
     let mut nodes: Vec<NodeRef> = Vec::new();
-    let mut slots = Slots::Positions(0);
+    let mut slots = Slots::default();
     for (index, arg) in args.bind(py).iter().enumerate() {
         if let Some(node) = node_of(&arg)? {
             nodes.push(node);
