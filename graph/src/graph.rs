@@ -214,7 +214,7 @@ impl TaskGraph {
                 .collect())
         });
         self.build(
-            NodeName::Static("when_all"),
+            NodeName::from_static("when_all"),
             NodeKind::Inline,
             nodes,
             Some(body),
@@ -231,7 +231,7 @@ impl TaskGraph {
         let body: Body<usize> =
             Box::new(|inputs: &Inputs<'_>| Ok(inputs.winner().expect("when_any has a winner")));
         Some(self.build(
-            NodeName::Static("when_any"),
+            NodeName::from_static("when_any"),
             NodeKind::WhenAny,
             inputs,
             Some(body),

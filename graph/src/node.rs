@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hpyx_engine::{Job, JobRef};
@@ -18,7 +18,7 @@ use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::{NodeId, NodeName};
 use crate::pending::Readiness;
 use crate::small::SmallList;
-use crate::spin::SpinLock;
+use crate::spin::{SpinFlag, SpinGuard};
 use crate::state::{NodeState, StateWord, TransitionToRunning};
 use crate::successors::{Successor, SuccessorList};
 use crate::walk::CompletionWalk;
@@ -43,33 +43,52 @@ const NO_WORKER: u32 = u32::MAX;
 /// Kept small on purpose: a pending node is one allocation, and its size
 /// class is the memory each pending task costs (see the size tests at the
 /// end of this file). What only a node with inputs needs is its input side,
-/// in a larger node type; the successor list keeps two entries inline.
+/// in a larger node type; the successor list keeps two entries inline, its
+/// lock bit sits with the other one-byte fields, and what only a failed or
+/// a timed node needs is in [`Extra`], allocated for those alone.
 pub(crate) struct NodeCore {
     id: NodeId,
     name: NodeName,
     kind: NodeKind,
     pub(crate) state: StateWord,
-    successors: SpinLock<SuccessorList>,
-    /// Written once, by the claimant, before it publishes `Failed`; read
-    /// only after `Failed` is seen (see [`NodeCore::error`]). A plain cell
-    /// rather than a `OnceLock`: the state word already orders the write
-    /// before every read, and this is 8 bytes instead of 16.
-    error: UnsafeCell<Option<TaskError>>,
-    /// Created, started, finished: ns since the process epoch, 0 = unknown.
-    /// Only allocated (and measured) while recording or tracing.
-    times: Option<Box<[AtomicU64; 3]>>,
+    successors_lock: SpinFlag,
+    successors: UnsafeCell<SuccessorList>,
+    /// Null, or an [`Extra`] from `Box::into_raw`: made at construction for
+    /// a timed node, or by the claimant of an untimed node that fails.
+    extra: AtomicPtr<Extra>,
     worker: AtomicU32,
     pub(crate) graph: &'static GraphShared,
 }
 
-// SAFETY: `error` is the one field that is not `Sync`. It is written only in
-// `publish`, once, by the node's claimant (the one thread that won
-// `transition_to_running`, see `state.rs`) before its `Release` store of
-// `Failed`; `NodeCore::error` reads it only after loading `Failed` with
-// `Acquire`, and the state never leaves `Failed`, so every read happens
-// after the one write and none races it. From then on it is shared
-// read-only, which `TaskError: Sync` allows; `TaskError: Send` covers
-// dropping it on another thread.
+/// What a node needs only if it is timed (recording or tracing) or failed.
+struct Extra {
+    /// Whether `times` are measured (not the case if made for an error).
+    timed: bool,
+    /// Created, started, finished: ns since the process epoch, 0 = unknown.
+    times: [AtomicU64; 3],
+    /// Written once, by the claimant, before it publishes `Failed`; read
+    /// only after `Failed` is seen (see [`NodeCore::error`]). A plain cell
+    /// rather than a `OnceLock`: the state word already orders the write
+    /// before every read.
+    error: UnsafeCell<Option<TaskError>>,
+}
+
+// SAFETY: `successors` and the error in `extra` are the fields that are not
+// `Sync`.
+// - `successors` is reached only through `NodeCore::successors`, under
+//   `successors_lock`, or through `&mut self` in `Drop` (see
+//   `SpinFlag::lock`); `SuccessorList: Send`.
+// - `extra` is an `AtomicPtr` set at most twice: at construction, or once
+//   by the node's claimant (the one thread that won `transition_to_running`
+//   or `transition_to_cancelled`, see `state.rs`) with `Release`, to an
+//   `Extra` it built; readers load it with `Acquire`, and the `Extra` is
+//   freed only in `Drop`. In it, `timed` and `times` are immutable or
+//   atomic; `error` is written only in `publish`, once, by the claimant,
+//   before its `Release` store of `Failed`, and `NodeCore::error` reads it
+//   only after loading `Failed` with `Acquire`; the state never leaves
+//   `Failed`, so every read happens after the one write and none races it.
+//   From then on it is shared read-only, which `TaskError: Sync` allows;
+//   `TaskError: Send` covers dropping it on another thread.
 unsafe impl Sync for NodeCore {}
 
 pub(crate) struct CoreInit {
@@ -83,21 +102,27 @@ impl NodeCore {
     pub(crate) fn new(graph: &'static GraphShared, init: CoreInit) -> NodeCore {
         let recording = graph.is_recording();
         let timed = recording || graph.is_timing();
-        let times = timed.then(|| {
-            Box::new([
-                AtomicU64::new(graph.now_ns()),
-                AtomicU64::new(0),
-                AtomicU64::new(0),
-            ])
-        });
+        let extra = if timed {
+            Box::into_raw(Box::new(Extra {
+                timed: true,
+                times: [
+                    AtomicU64::new(graph.now_ns()),
+                    AtomicU64::new(0),
+                    AtomicU64::new(0),
+                ],
+                error: UnsafeCell::new(None),
+            }))
+        } else {
+            std::ptr::null_mut()
+        };
         NodeCore {
             id: NodeId::next(),
             name: init.name,
             kind: init.kind,
             state: StateWord::new(init.state),
-            successors: SpinLock::new(SuccessorList::new(init.finished)),
-            error: UnsafeCell::new(None),
-            times,
+            successors_lock: SpinFlag::new(),
+            successors: UnsafeCell::new(SuccessorList::new(init.finished)),
+            extra: AtomicPtr::new(extra),
             worker: AtomicU32::new(NO_WORKER),
             graph,
         }
@@ -115,6 +140,18 @@ impl NodeCore {
         self.kind
     }
 
+    fn extra(&self) -> Option<&Extra> {
+        // SAFETY: a non-null `extra` came from `Box::into_raw` and is freed
+        // only in `Drop`; the `Acquire` load pairs with the `Release` store
+        // (or the `Arc`'s publication) after it was built.
+        unsafe { self.extra.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The timestamps, if this node is timed.
+    fn timestamps(&self) -> Option<&[AtomicU64; 3]> {
+        self.extra().filter(|e| e.timed).map(|e| &e.times)
+    }
+
     /// The error, once the node has failed.
     pub(crate) fn error(&self) -> Option<&TaskError> {
         if self.state.load() != NodeState::Failed {
@@ -123,7 +160,8 @@ impl NodeCore {
         // SAFETY: `Failed` was loaded with `Acquire` after the claimant
         // wrote the error and stored `Failed` with `Release`; nothing writes
         // the error afterwards (see the `Sync` impl).
-        unsafe { (*self.error.get()).as_ref() }
+        self.extra()
+            .and_then(|e| unsafe { (*e.error.get()).as_ref() })
     }
 
     pub(crate) fn worker(&self) -> Option<u32> {
@@ -136,7 +174,7 @@ impl NodeCore {
     /// `[created, started, finished]`, ns since the graph's epoch; `None`
     /// where not measured.
     pub(crate) fn times(&self) -> [Option<u64>; 3] {
-        match &self.times {
+        match self.timestamps() {
             Some(times) => times.each_ref().map(|t| match t.load(Ordering::Relaxed) {
                 0 => None,
                 ns => Some(ns),
@@ -147,28 +185,33 @@ impl NodeCore {
 
     /// A ready-made node: it was created, started and finished just now.
     pub(crate) fn publish_ready_times(&self) {
-        if let Some(times) = &self.times {
+        if let Some(times) = self.timestamps() {
             let now = times[0].load(Ordering::Relaxed);
             times[1].store(now, Ordering::Relaxed);
             times[2].store(now, Ordering::Relaxed);
         }
     }
 
+    fn successors(&self) -> SpinGuard<'_, SuccessorList> {
+        // SAFETY: `successors` is reached only here and through `&mut self`.
+        unsafe { self.successors_lock.lock(&self.successors) }
+    }
+
     /// Adds a successor, or hands it back if this node already finished.
     pub(crate) fn add_successor(&self, successor: Successor) -> Result<(), Successor> {
-        self.successors.lock().push(successor)
+        self.successors().push(successor)
     }
 
     /// Marks the successor list closed and takes it (completion only).
     pub(crate) fn close_successors(&self) -> SmallList<Successor> {
-        self.successors.lock().close()
+        self.successors().close()
     }
 
     pub(crate) fn mark_started(&self) {
         if let Some(index) = hpyx_engine::current_worker_index() {
             self.worker.store(index as u32, Ordering::Relaxed);
         }
-        if let Some(times) = &self.times {
+        if let Some(times) = self.timestamps() {
             times[1].store(self.graph.now_ns(), Ordering::Relaxed);
         }
     }
@@ -176,18 +219,28 @@ impl NodeCore {
     /// Claimant: publish the final state (after the value or error is set).
     pub(crate) fn publish(&self, state: NodeState, error: Option<TaskError>) {
         debug_assert!(error.is_none() || state == NodeState::Failed);
-        if let Some(error) = error {
-            // SAFETY: only the claimant calls `publish`, once, while the
-            // state is `Running`; readers look only after seeing `Failed`,
-            // stored below (see the `Sync` impl), so nothing reads or writes
-            // the error concurrently.
-            unsafe { *self.error.get() = Some(error) };
-        }
-        if let Some(times) = &self.times {
+        if let Some(times) = self.timestamps() {
             let now = self.graph.now_ns();
             times[2].store(now, Ordering::Relaxed);
             if times[1].load(Ordering::Relaxed) == 0 {
                 times[1].store(now, Ordering::Relaxed);
+            }
+        }
+        if let Some(error) = error {
+            match self.extra() {
+                // SAFETY: only the claimant calls `publish`, once, while the
+                // state is `Running`; readers look only after seeing
+                // `Failed`, stored below (see the `Sync` impl), so nothing
+                // reads or writes the error concurrently.
+                Some(extra) => unsafe { *extra.error.get() = Some(error) },
+                None => {
+                    let extra = Box::new(Extra {
+                        timed: false,
+                        times: Default::default(),
+                        error: UnsafeCell::new(Some(error)),
+                    });
+                    self.extra.store(Box::into_raw(extra), Ordering::Release);
+                }
             }
         }
         self.state.transition_to_finished(state);
@@ -198,7 +251,7 @@ impl NodeCore {
     /// is timed.
     #[inline]
     fn report_finished(&self, state: NodeState) {
-        if self.times.is_some() && self.graph.is_hooked() {
+        if self.timestamps().is_some() && self.graph.is_hooked() {
             let [created_ns, started_ns, finished_ns] = self.times();
             self.graph.report_finished(&FinishedNode {
                 id: self.id,
@@ -215,7 +268,7 @@ impl NodeCore {
 
     /// Claimant of a cancelled node: note when it finished.
     pub(crate) fn mark_cancelled_times(&self) {
-        if let Some(times) = &self.times {
+        if let Some(times) = self.timestamps() {
             times[2].store(self.graph.now_ns(), Ordering::Relaxed);
         }
         self.report_finished(NodeState::Cancelled);
@@ -224,6 +277,11 @@ impl NodeCore {
 
 impl Drop for NodeCore {
     fn drop(&mut self) {
+        let extra = *self.extra.get_mut();
+        if !extra.is_null() {
+            // SAFETY: from `Box::into_raw`, and this is its last use.
+            drop(unsafe { Box::from_raw(extra) });
+        }
         let successors = self.successors.get_mut();
         // A node that ran has emptied its successor list: nothing to hand
         // over. (The input side hands over its inputs itself.)
@@ -591,27 +649,31 @@ mod tests {
     /// moves every such node up a class (32 bytes more, 32 MB per million
     /// pending tasks). The node was 272 bytes (320 with the counts) before
     /// the input side moved out, the successor list's third inline entry and
-    /// the `OnceLock` went, and the function and value shared a slot.
+    /// the `OnceLock` went, and the function and value shared a slot; 136
+    /// (160) before the name took 16 bytes instead of 24, the successor
+    /// list's lock bit moved beside the state, and the error and the
+    /// timestamps moved into one `Extra` made only for nodes that need it.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn node_without_inputs_fits_the_160_byte_size_class() {
+    fn node_without_inputs_fits_the_128_byte_size_class() {
         let node = size_of::<Node<Box<u8>>>();
         assert!(
-            node + ARC_COUNTS <= 160,
-            "Node<pointer> is {node} bytes (NodeCore {}): over 160 with the Arc counts",
+            node + ARC_COUNTS <= 128,
+            "Node<pointer> is {node} bytes (NodeCore {}): over 128 with the Arc counts",
             size_of::<NodeCore>(),
         );
     }
 
     /// A node with inputs (`then`, `dataflow`, `when_all`) carries its input
-    /// side in the same allocation; it was in the 320-byte class too.
+    /// side in the same allocation; it was in the 320-byte class too, then
+    /// in the 256-byte one.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn node_with_inputs_fits_the_256_byte_size_class() {
+    fn node_with_inputs_fits_the_224_byte_size_class() {
         let node = size_of::<Node<Box<u8>, InputSide>>();
         assert!(
-            node + ARC_COUNTS <= 256,
-            "Node<pointer, InputSide> is {node} bytes (InputSide {}): over 256 with the Arc counts",
+            node + ARC_COUNTS <= 224,
+            "Node<pointer, InputSide> is {node} bytes (InputSide {}): over 224 with the Arc counts",
             size_of::<InputSide>(),
         );
     }

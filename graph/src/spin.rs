@@ -19,43 +19,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Spins (with `spin_loop` hints) this many times before yielding.
 const SPINS_BEFORE_YIELD: u32 = 64;
 
-pub(crate) struct SpinLock<T> {
-    locked: AtomicBool,
-    value: UnsafeCell<T>,
-}
+/// The lock bit alone. [`SpinLock`] pairs it with its value; a node keeps
+/// its successor list's bit apart from the list, beside its other one-byte
+/// fields, where it costs no padding (see `NodeCore`).
+pub(crate) struct SpinFlag(AtomicBool);
 
-// SAFETY: the lock hands out access to `value` to one thread at a time (the
-// one whose compare-and-swap took `locked` from false to true, with Acquire,
-// until its guard stores false with Release), so sharing a `SpinLock<T>`
-// only ever moves `&mut T` between threads in turn, as `Mutex<T>` does:
-// `T: Send` is what that needs.
-unsafe impl<T: Send> Sync for SpinLock<T> {}
-
-impl<T> SpinLock<T> {
-    pub(crate) const fn new(value: T) -> SpinLock<T> {
-        SpinLock {
-            locked: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-        }
+impl SpinFlag {
+    pub(crate) const fn new() -> SpinFlag {
+        SpinFlag(AtomicBool::new(false))
     }
 
+    /// Locks `value`, which this flag, and only this flag, guards.
+    ///
+    /// # Safety
+    ///
+    /// Every access to `value` other than through `&mut` (which excludes
+    /// every guard) must go through a guard from this flag: the flag is what
+    /// makes the guard's `&mut T` unique.
     #[inline]
-    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+    pub(crate) unsafe fn lock<'a, T>(&'a self, value: &'a UnsafeCell<T>) -> SpinGuard<'a, T> {
         if self
-            .locked
+            .0
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             self.lock_contended();
         }
-        SpinGuard { lock: self }
+        SpinGuard { flag: self, value }
     }
 
     #[cold]
     fn lock_contended(&self) {
         let mut spins = 0;
         loop {
-            while self.locked.load(Ordering::Relaxed) {
+            while self.0.load(Ordering::Relaxed) {
                 if spins < SPINS_BEFORE_YIELD {
                     std::hint::spin_loop();
                     spins += 1;
@@ -64,13 +61,41 @@ impl<T> SpinLock<T> {
                 }
             }
             if self
-                .locked
+                .0
                 .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
                 return;
             }
         }
+    }
+}
+
+pub(crate) struct SpinLock<T> {
+    flag: SpinFlag,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `value` to one thread at a time (the
+// one whose compare-and-swap took the flag from false to true, with Acquire,
+// until its guard stores false with Release), so sharing a `SpinLock<T>`
+// only ever moves `&mut T` between threads in turn, as `Mutex<T>` does:
+// `T: Send` is what that needs.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub(crate) const fn new(value: T) -> SpinLock<T> {
+        SpinLock {
+            flag: SpinFlag::new(),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+        // SAFETY: `value` is private to this lock and reached only through
+        // this method or `get_mut`.
+        unsafe { self.flag.lock(&self.value) }
     }
 
     /// The value, through a unique borrow (no locking needed).
@@ -81,7 +106,8 @@ impl<T> SpinLock<T> {
 
 /// Holds the lock; releases it when dropped.
 pub(crate) struct SpinGuard<'a, T> {
-    lock: &'a SpinLock<T>,
+    flag: &'a SpinFlag,
+    value: &'a UnsafeCell<T>,
 }
 
 impl<T> Deref for SpinGuard<'_, T> {
@@ -89,9 +115,10 @@ impl<T> Deref for SpinGuard<'_, T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: this guard's existence means this thread holds the lock
-        // (see the `Sync` impl), so no other thread accesses `value`.
-        unsafe { &*self.lock.value.get() }
+        // SAFETY: this guard's existence means this thread holds the flag
+        // that guards `value` (see `SpinFlag::lock`), so no other thread
+        // accesses it.
+        unsafe { &*self.value.get() }
     }
 }
 
@@ -100,14 +127,14 @@ impl<T> DerefMut for SpinGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; `&mut self` makes this the only borrow
         // through the guard.
-        unsafe { &mut *self.lock.value.get() }
+        unsafe { &mut *self.value.get() }
     }
 }
 
 impl<T> Drop for SpinGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
+        self.flag.0.store(false, Ordering::Release);
     }
 }
 

@@ -40,7 +40,7 @@ fn smoke() {
     assert!(c.is_finished());
     assert_eq!(c.value(), Some(&41));
     assert_eq!(c.name().as_str(), "c");
-    assert_eq!(a.name(), &NodeName::Static("a"));
+    assert_eq!(a.name(), &NodeName::from_static("a"));
     assert_ne!(a.id(), b.id());
     assert!(c.ptr_eq(&c.clone()));
     assert!(!c.ptr_eq(&a));
@@ -62,12 +62,12 @@ fn a_function_sees_its_node_name() {
     let sum = g.dataflow(shared, [a.node()], |inputs| {
         Ok(format!("{} {}", inputs.name().as_str(), inputs.len()))
     });
-    let anonymous = g.dataflow(NodeName::Anonymous, std::iter::empty(), |inputs| {
+    let anonymous = g.dataflow(NodeName::anonymous(), std::iter::empty(), |inputs| {
         Ok(inputs.name().as_str().to_owned())
     });
     assert_eq!(value(&named), "fetch");
     assert_eq!(value(&sum), "sum 1");
-    assert_eq!(value(&anonymous), NodeName::Anonymous.as_str());
+    assert_eq!(value(&anonymous), NodeName::anonymous().as_str());
 }
 
 #[test]

@@ -115,7 +115,7 @@ thread_local! {
 const NAME_CACHE_SIZE: usize = 16;
 
 /// Names interned for the rest of the process, at most [`INTERNED_MAX`] of
-/// them: a task named by one is a `NodeName::Static`, which costs no
+/// them: a task named by one is a static `NodeName`, which costs no
 /// reference counting. A shared `Arc<str>` was cloned twice per task on the
 /// submitting thread and released twice on a worker: one cache line
 /// bouncing between the cores for every task of a million.
@@ -130,14 +130,14 @@ fn intern(text: &str) -> NodeName {
     let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
     let interned = interned.get_or_insert_with(Default::default);
     if let Some(name) = interned.get(text) {
-        return NodeName::Static(name);
+        return NodeName::from_static(name);
     }
     if interned.len() >= INTERNED_MAX {
         return NodeName::from(text.to_owned());
     }
     let name: &'static str = Box::leak(Box::from(text));
     interned.insert(name);
-    NodeName::Static(name)
+    NodeName::from_static(name)
 }
 
 fn cached_name(qualname: &Bound<'_, PyString>) -> PyResult<NodeName> {
@@ -814,7 +814,7 @@ fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
 #[pyo3(signature = (value, name=None))]
 fn ready(value: PyValue, name: Option<String>) -> PyResult<PyNode> {
     let rt = runtime()?;
-    let name = name.map_or(NodeName::Static("ready_future"), NodeName::from);
+    let name = name.map_or(NodeName::from_static("ready_future"), NodeName::from);
     Ok(PyNode::new(rt.graph.ready(name, value)))
 }
 
@@ -823,7 +823,7 @@ fn ready(value: PyValue, name: Option<String>) -> PyResult<PyNode> {
 #[pyo3(signature = (name=None))]
 fn promise(name: Option<String>) -> PyResult<PyPromise> {
     let rt = runtime()?;
-    let name = name.map_or(NodeName::Static("Future"), NodeName::from);
+    let name = name.map_or(NodeName::from_static("Future"), NodeName::from);
     let (promise, _future) = rt.graph.promise::<PyValue>(name);
     Ok(PyPromise::new(promise))
 }
