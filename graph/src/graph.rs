@@ -11,7 +11,9 @@ use crate::future::{Future, NodeRef};
 use crate::hooks::{self, FinishHook, FinishedNode};
 use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::NodeName;
-use crate::node::{Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeKind};
+use crate::node::{
+    fits_in_node, Body, CoreInit, GraphNode, Inputs, Node, NodeCore, NodeFn, NodeKind,
+};
 use crate::pending::Readiness;
 use crate::promise::Promise;
 use crate::recording::{RecordBuf, Recording};
@@ -170,11 +172,11 @@ impl TaskGraph {
         T: Send + Sync + 'static,
         F: FnOnce() -> Result<T, TaskError> + Send + 'static,
     {
-        self.build(
+        self.build_with(
             name.into(),
             NodeKind::Pooled,
             NodeList::new(),
-            Some(Box::new(move |_: &Inputs<'_>| f())),
+            move |_: &Inputs<'_>| f(),
         )
     }
 
@@ -192,7 +194,7 @@ impl TaskGraph {
         F: FnOnce(&Inputs<'_>) -> Result<T, TaskError> + Send + 'static,
     {
         let inputs = inputs.into_iter().map(NodeRef::into_node).collect();
-        self.build(name.into(), NodeKind::Pooled, inputs, Some(Box::new(f)))
+        self.build_with(name.into(), NodeKind::Pooled, inputs, f)
     }
 
     /// The values of `inputs` in order, once all succeeded (failure and
@@ -203,7 +205,7 @@ impl TaskGraph {
         T: Clone + Send + Sync + 'static,
     {
         let nodes = inputs.iter().map(|f| f.node().into_node()).collect();
-        let body: Body<Vec<T>> = Box::new(|inputs: &Inputs<'_>| {
+        let body = |inputs: &Inputs<'_>| {
             Ok((0..inputs.len())
                 .map(|i| {
                     inputs
@@ -212,12 +214,12 @@ impl TaskGraph {
                         .clone()
                 })
                 .collect())
-        });
-        self.build(
+        };
+        self.build_with(
             NodeName::from_static("when_all"),
             NodeKind::Inline,
             nodes,
-            Some(body),
+            body,
         )
     }
 
@@ -228,13 +230,12 @@ impl TaskGraph {
         if inputs.is_empty() {
             return None;
         }
-        let body: Body<usize> =
-            Box::new(|inputs: &Inputs<'_>| Ok(inputs.winner().expect("when_any has a winner")));
-        Some(self.build(
+        let body = |inputs: &Inputs<'_>| Ok(inputs.winner().expect("when_any has a winner"));
+        Some(self.build_with(
             NodeName::from_static("when_any"),
             NodeKind::WhenAny,
             inputs,
-            Some(body),
+            body,
         ))
     }
 
@@ -268,7 +269,8 @@ impl TaskGraph {
         &self,
         name: impl Into<NodeName>,
     ) -> (Promise<T>, Future<T>) {
-        let future = self.build::<T>(name.into(), NodeKind::Promise, NodeList::new(), None);
+        let future =
+            self.build::<T, Body<T>>(name.into(), NodeKind::Promise, NodeList::new(), None);
         (Promise::new(future.clone()), future)
     }
 
@@ -296,21 +298,38 @@ impl TaskGraph {
         )
     }
 
-    fn register<T: Send + Sync + 'static, S: Side>(&self, node: &Arc<Node<T, S>>) {
+    fn register<T: Send + Sync + 'static, S: Side, F: NodeFn<T>>(&self, node: &Arc<Node<T, S, F>>) {
         if self.shared.is_recording() {
             let erased: Arc<dyn GraphNode> = node.clone();
             self.shared.record(&erased);
         }
     }
 
-    /// Makes a node, wires it to its inputs and, if they are all finished
-    /// already, schedules it.
-    fn build<T: Send + Sync + 'static>(
+    /// [`build`](Self::build) with the function `f`, kept in the node if it
+    /// fits there, else boxed (see `fits_in_node`).
+    fn build_with<T: Send + Sync + 'static, F: NodeFn<T>>(
         &self,
         name: NodeName,
         kind: NodeKind,
         inputs: NodeList,
-        body: Option<Body<T>>,
+        f: F,
+    ) -> Future<T> {
+        if fits_in_node::<T, F>() {
+            self.build(name, kind, inputs, Some(f))
+        } else {
+            let body: Body<T> = Box::new(f);
+            self.build(name, kind, inputs, Some(body))
+        }
+    }
+
+    /// Makes a node, wires it to its inputs and, if they are all finished
+    /// already, schedules it.
+    fn build<T: Send + Sync + 'static, F: NodeFn<T>>(
+        &self,
+        name: NodeName,
+        kind: NodeKind,
+        inputs: NodeList,
+        body: Option<F>,
     ) -> Future<T> {
         let core = self.core(name, kind, NodeState::Pending, false);
         if inputs.is_empty() {
@@ -327,7 +346,10 @@ impl TaskGraph {
 
     /// Registers a new node, adds it as a successor of each of its inputs
     /// and releases its construction guard.
-    fn wire<T: Send + Sync + 'static, S: Side>(&self, node: Arc<Node<T, S>>) -> Future<T> {
+    fn wire<T: Send + Sync + 'static, S: Side, F: NodeFn<T>>(
+        &self,
+        node: Arc<Node<T, S, F>>,
+    ) -> Future<T> {
         self.register(&node);
         let erased: Arc<dyn GraphNode> = node.clone();
         node.for_each_input(|index, input| {

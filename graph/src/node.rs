@@ -404,7 +404,27 @@ pub(crate) trait ValueNode<T>: GraphNode {
 
 /// The function of a node: gets its inputs (in argument order) and the
 /// `when_any` winner.
+pub(crate) trait NodeFn<T>:
+    FnOnce(&Inputs<'_>) -> Result<T, TaskError> + Send + 'static
+{
+}
+
+impl<T, F: FnOnce(&Inputs<'_>) -> Result<T, TaskError> + Send + 'static> NodeFn<T> for F {}
+
+/// A node's function, boxed: for a function too large to keep in the node
+/// itself (see [`fits_in_node`]).
 pub(crate) type Body<T> = Box<dyn FnOnce(&Inputs<'_>) -> Result<T, TaskError> + Send>;
+
+/// Whether a node keeps the function `F` itself rather than a [`Body`]: if
+/// its slot is no larger that way (for a Python task, a callable and an
+/// argument tuple: two non-null pointers, the size of the box). A function
+/// kept in the node saves an allocation per node (32 bytes per pending
+/// task, and a `malloc`/`free` pair); a larger one would move every node of
+/// its type up a size class, so it is boxed.
+pub(crate) const fn fits_in_node<T, F>() -> bool {
+    size_of::<Slot<T, F>>() <= size_of::<Slot<T, Body<T>>>()
+        && align_of::<F>() <= align_of::<Body<T>>()
+}
 
 /// A node's inputs, as its function sees them.
 pub struct Inputs<'a> {
@@ -460,12 +480,12 @@ impl<'a> Inputs<'a> {
 /// [`InputSide`] kept in the same allocation. Two layouts rather than one
 /// with an optional boxed side: the common input-less node stays small and a
 /// node with inputs still costs one allocation, not two.
-pub(crate) struct Node<T, S = NoInputs> {
+pub(crate) struct Node<T, S = NoInputs, F = Body<T>> {
     pub(crate) core: NodeCore,
     /// The function, then the value (see [`Slot`]). Touched only by the
     /// claimant until it publishes `Succeeded`, and read only after
     /// `Succeeded` is seen (see [`ValueNode::value`]).
-    slot: UnsafeCell<Slot<T>>,
+    slot: UnsafeCell<Slot<T, F>>,
     inputs: S,
 }
 
@@ -474,9 +494,10 @@ pub(crate) struct Node<T, S = NoInputs> {
 /// a pointer-sized `T` (a Python object) the pair takes 16 bytes instead of
 /// 24, the function's pointer lending its spare (null) value to tell the
 /// variants apart.
-enum Slot<T> {
-    /// The function, not yet taken.
-    Body(Body<T>),
+pub(crate) enum Slot<T, F> {
+    /// The function, not yet taken: a [`Body`], or the function itself if
+    /// it [fits](fits_in_node).
+    Body(F),
     /// The value once the node succeeded; `None` before that, and for good
     /// if it fails or is cancelled.
     Value(Option<T>),
@@ -495,10 +516,10 @@ enum Slot<T> {
 //   happens after the claimant's last write and none races it. From then on
 //   the value is shared read-only, which `T: Sync` allows; `T: Send` covers
 //   dropping it (and the function, which is `Send`) on another thread.
-unsafe impl<T: Send + Sync, S: Sync> Sync for Node<T, S> {}
+unsafe impl<T: Send + Sync, S: Sync, F: Send> Sync for Node<T, S, F> {}
 
-impl<T: Send + Sync + 'static, S: Side> Node<T, S> {
-    pub(crate) fn new(core: NodeCore, body: Option<Body<T>>, inputs: S) -> Node<T, S> {
+impl<T: Send + Sync + 'static, S: Side, F: NodeFn<T>> Node<T, S, F> {
+    pub(crate) fn new(core: NodeCore, body: Option<F>, inputs: S) -> Node<T, S, F> {
         let slot = match body {
             Some(body) => Slot::Body(body),
             None => Slot::Value(None),
@@ -511,7 +532,7 @@ impl<T: Send + Sync + 'static, S: Side> Node<T, S> {
     }
 
     /// Claimant only.
-    fn take_body(&self) -> Option<Body<T>> {
+    fn take_body(&self) -> Option<F> {
         // SAFETY: only the claimant calls this, before it publishes a final
         // state (see the `Sync` impl), so there is no concurrent access to
         // the slot.
@@ -538,7 +559,7 @@ impl<T: Send + Sync + 'static> Node<T> {
     }
 }
 
-impl<T: Send + Sync + 'static, S: Side> ValueNode<T> for Node<T, S> {
+impl<T: Send + Sync + 'static, S: Side, F: NodeFn<T>> ValueNode<T> for Node<T, S, F> {
     #[inline]
     fn value(&self) -> Option<&T> {
         if self.core.state.load() != NodeState::Succeeded {
@@ -562,7 +583,7 @@ impl<T: Send + Sync + 'static, S: Side> ValueNode<T> for Node<T, S> {
     }
 }
 
-impl<T: Send + Sync + 'static, S: Side> GraphNode for Node<T, S> {
+impl<T: Send + Sync + 'static, S: Side, F: NodeFn<T>> GraphNode for Node<T, S, F> {
     fn core(&self) -> &NodeCore {
         &self.core
     }
@@ -607,7 +628,7 @@ impl<T: Send + Sync + 'static, S: Side> GraphNode for Node<T, S> {
     }
 }
 
-impl<T: Send + Sync + 'static, S: Side> Job for Node<T, S> {
+impl<T: Send + Sync + 'static, S: Side, F: NodeFn<T>> Job for Node<T, S, F> {
     /// The pool runs a `Pooled` node: claim it, run its function, walk its
     /// successors; the first successor made ready comes back as a tail job.
     fn run(self: Arc<Self>) -> Option<JobRef> {
@@ -676,5 +697,33 @@ mod tests {
             "Node<pointer, InputSide> is {node} bytes (InputSide {}): over 224 with the Arc counts",
             size_of::<InputSide>(),
         );
+    }
+
+    /// A function of two non-null pointers (a Python task's callable and
+    /// argument tuple) stays in the node, and the node still fits the
+    /// 128-byte class: the slot tells the function from the value by the
+    /// function's first pointer, as it does for a box.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_two_pointer_function_stays_in_the_node() {
+        fn two_pointers(
+            a: Box<u8>,
+            b: Box<u8>,
+        ) -> impl FnOnce(&Inputs<'_>) -> Result<Box<u8>, TaskError> + Send {
+            move |_: &Inputs<'_>| Ok(Box::new(*a + *b))
+        }
+        fn node_size<F: NodeFn<Box<u8>>>(_: &F) -> (bool, usize) {
+            (
+                fits_in_node::<Box<u8>, F>(),
+                size_of::<Node<Box<u8>, NoInputs, F>>(),
+            )
+        }
+        let (fits, node) = node_size(&two_pointers(Box::new(1), Box::new(2)));
+        assert!(fits);
+        assert!(node + ARC_COUNTS <= 128, "{node} bytes");
+        // Three pointers do not fit: such a function is boxed.
+        let (a, b, c) = (Box::new(1u8), Box::new(2u8), Box::new(3u8));
+        let (fits, _) = node_size(&move |_: &Inputs<'_>| Ok(Box::new(*a + *b + *c)));
+        assert!(!fits);
     }
 }

@@ -288,7 +288,7 @@ impl ExecutorCore {
         let mut nodes = VecDeque::new();
         let scheduled = arg_tuples.try_iter()?.try_for_each(|args| {
             let args = args?.cast_into::<PyTuple>()?.unbind();
-            let body = task_body(func.clone_ref(py), args, None);
+            let body = task_body(func.clone_ref(py), args);
             nodes.push_back(self.spawn_tracked(&graph, body, name.clone())?);
             Ok::<_, PyErr>(())
         });
@@ -333,7 +333,12 @@ impl ExecutorCore {
         // Resolve the name before locking: it may run Python
         // (`__qualname__`), which must not happen under the lock.
         let (func, name) = resolve(py, func, None)?;
-        let future = self.spawn_tracked(&graph, task_body(func, args, kwargs), name)?;
+        let future = match kwargs {
+            None => self.spawn_tracked(&graph, task_body(func, args), name)?,
+            Some(kwargs) => {
+                self.spawn_tracked(&graph, keyword_task_body(func, args, kwargs), name)?
+            }
+        };
         wrap(py, Bound::new(py, PyNode::new(future))?)
     }
 
@@ -553,17 +558,33 @@ fn track(obj: &Bound<'_, PyAny>) {
     }
 }
 
-/// The function of a task node: `func(*args, **kwargs)`, attached, with its
-/// exception noted as raised in the task of the node's name.
+/// The function of a task node: `func(*args)`, attached, with its exception
+/// noted as raised in the task of the node's name. Two pointers, which the
+/// graph keeps in the node itself (no allocation per task); with keywords
+/// ([`keyword_task_body`]) it is boxed.
 fn task_body(
     func: PyValue,
     args: Py<PyTuple>,
-    kwargs: Option<Py<PyDict>>,
 ) -> impl FnOnce(&Inputs<'_>) -> Result<PyValue, TaskError> + Send + 'static {
     move |inputs: &Inputs<'_>| {
         call(
             func,
-            move |py| Ok((args.into_bound(py), kwargs.map(|k| k.into_bound(py)))),
+            move |py| Ok((args.into_bound(py), None)),
+            inputs.name().as_str(),
+        )
+    }
+}
+
+/// [`task_body`] with keywords: `func(*args, **kwargs)`.
+fn keyword_task_body(
+    func: PyValue,
+    args: Py<PyTuple>,
+    kwargs: Py<PyDict>,
+) -> impl FnOnce(&Inputs<'_>) -> Result<PyValue, TaskError> + Send + 'static {
+    move |inputs: &Inputs<'_>| {
+        call(
+            func,
+            move |py| Ok((args.into_bound(py), Some(kwargs.into_bound(py)))),
             inputs.name().as_str(),
         )
     }
@@ -571,8 +592,7 @@ fn task_body(
 
 /// A node without inputs running `body`: `TaskGraph::spawn`, but through
 /// `dataflow` (with no inputs, the same node), whose function is handed the
-/// node's name, so the closure holds three pointers and no copy of the name
-/// (a 32-byte allocation per pending task instead of 48).
+/// node's name, so the function holds no copy of the name.
 fn spawn_node(
     graph: &hpyx_graph::TaskGraph,
     name: NodeName,
@@ -594,11 +614,10 @@ fn spawn(
 ) -> PyResult<PyNode> {
     let graph = runtime()?.graph;
     let (func, name) = resolve(py, func, name)?;
-    Ok(PyNode::new(spawn_node(
-        &graph,
-        name,
-        task_body(func, args, kwargs),
-    )))
+    Ok(PyNode::new(match kwargs {
+        None => spawn_node(&graph, name, task_body(func, args)),
+        Some(kwargs) => spawn_node(&graph, name, keyword_task_body(func, args, kwargs)),
+    }))
 }
 
 pub(crate) fn then(
