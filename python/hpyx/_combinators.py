@@ -122,5 +122,5 @@ def shared_future(future):
     return future
 
 
-# The combinators recognise these futures (and read `Future._node` directly).
+# The combinators recognise these futures (and read their nodes directly).
 _core.register_future_types(Future, cf.Future, _bridge)

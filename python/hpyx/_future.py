@@ -1,7 +1,8 @@
 """hpyx.Future: a ``concurrent.futures.Future`` backed by a task-graph node.
 
-The node (``hpyx._core.Node``) holds the state, the value and the waiting
-logic; this class gives it the stdlib's face. It never calls
+The node (held by ``hpyx._core.FutureBase``, the Rust half of every
+``hpyx.Future`` object) holds the state, the value and the waiting logic;
+this class gives it the stdlib's face. It never calls
 ``concurrent.futures.Future.__init__``, so a future costs no
 ``threading.Condition``: the attributes that the stdlib's helpers
 (``wait``, ``as_completed``) read — ``_condition``, ``_waiters``, ``_state``
@@ -24,6 +25,17 @@ from concurrent.futures._base import (
 )
 
 from . import _core
+
+# The Rust half of every hpyx.Future, and its methods as plain functions:
+# `Future` defines these names again, with the stdlib's signatures and
+# docstrings, and calls these.
+_FutureBase = _core.FutureBase
+_result = _FutureBase.result
+_exception = _FutureBase.exception
+_done = _FutureBase.done
+_running = _FutureBase.running
+_cancelled = _FutureBase.cancelled
+_cancel = _FutureBase.cancel
 
 LOGGER = logging.getLogger("hpyx")
 
@@ -63,12 +75,12 @@ def _invoke_callback(fn, future):
 _instance_dict = cf.Future.__dict__["__dict__"].__get__
 
 
-class Future(cf.Future):
+class Future(_FutureBase, cf.Future):
     """Represents the result of an asynchronous computation."""
 
-    # `_node` is a slot, so a future made by a task needs no instance dict;
-    # the rest are class defaults, shadowed per instance only when used.
-    __slots__ = ("_node",)
+    # The node lives in the `_FutureBase` part of the object (Rust); these
+    # are class defaults, shadowed per instance only when used, so a future
+    # made by a task needs no instance dict.
     _promise = None
     _cond = None
     _waiter_list = None
@@ -87,10 +99,14 @@ class Future(cf.Future):
         _track(self)
         return _instance_dict(self)
 
+    def __new__(cls, *args, **kwargs):
+        promise = _core.promise()
+        self = _FutureBase.__new__(cls, promise)
+        self._promise = promise
+        return self
+
     def __init__(self):
         """Initializes the future. Should not be called by clients."""
-        self._promise = _core.promise()
-        self._node = self._promise.node()
 
     # -- what the stdlib's helpers read ------------------------------------
 
@@ -112,7 +128,7 @@ class Future(cf.Future):
         # and takes the condition, which another thread may hold while it
         # waits for _LAZY_LOCK. Until it has run, _state is not final.
         try:
-            self._node.on_complete(self._notify_stdlib_waiters)
+            self._on_complete(self._notify_stdlib_waiters)
         except BaseException:
             # (A forked child: RuntimeError.) Leave no condition installed
             # that no completion would ever notify; the next helper retries.
@@ -128,7 +144,7 @@ class Future(cf.Future):
 
     @property
     def _state(self):
-        state = self._node.state
+        state = self._node_state
         if self._cond is not None and not self._notified and state in _FINAL:
             # The node finished but its waiters are not notified yet: helpers
             # holding _condition must see the state change together with the
@@ -140,7 +156,7 @@ class Future(cf.Future):
     def _notify_stdlib_waiters(self):
         with self._cond:
             self._notified = True
-            state = self._node.state
+            state = self._node_state
             for waiter in self._waiter_list:
                 if state == "succeeded":
                     waiter.add_result(self)
@@ -153,19 +169,18 @@ class Future(cf.Future):
     # -- the stdlib's API ----------------------------------------------------
 
     def __repr__(self):
-        node = self._node
-        state = node.state
+        state = self._node_state
         extra = ""
         if state == "succeeded":
-            extra = " returned %s" % node.result(0).__class__.__name__
+            extra = " returned %s" % _result(self, 0).__class__.__name__
         elif state == "failed":
-            extra = " raised %s" % node.exception(0).__class__.__name__
+            extra = " raised %s" % _exception(self, 0).__class__.__name__
         return "<%s at %#x state=%s%s name=%r>" % (
             self.__class__.__name__,
             id(self),
             _DESCRIPTION[state],
             extra,
-            node.name,
+            self._node_name,
         )
 
     def cancel(self):
@@ -174,20 +189,19 @@ class Future(cf.Future):
         Returns True if the future was cancelled, False otherwise. A future
         cannot be cancelled if it is running or has already completed.
         """
-        node = self._node
-        return node.cancel() or node.cancelled()
+        return _cancel(self)
 
     def cancelled(self):
         """Return True if the future was cancelled."""
-        return self._node.cancelled()
+        return _cancelled(self)
 
     def running(self):
         """Return True if the future is currently executing."""
-        return self._node.running()
+        return _running(self)
 
     def done(self):
         """Return True if the future was cancelled or finished executing."""
-        return self._node.done()
+        return _done(self)
 
     def add_done_callback(self, fn):
         """Attaches a callable that will be called when the future finishes.
@@ -201,7 +215,7 @@ class Future(cf.Future):
                 called immediately. These callables are called in the order
                 that they were added.
         """
-        self._node.on_complete(functools.partial(_invoke_callback, fn, self))
+        self._on_complete(functools.partial(_invoke_callback, fn, self))
 
     def result(self, timeout=None):
         """Return the result of the call that the future represents.
@@ -220,7 +234,7 @@ class Future(cf.Future):
             Exception: If the call raised then that exception will be raised.
         """
         try:
-            return self._node.result(timeout)
+            return _result(self, timeout)
         finally:
             # Break a reference cycle with the exception (its traceback holds
             # this frame); the node's reference to it is invisible to gc.
@@ -243,7 +257,7 @@ class Future(cf.Future):
             TimeoutError: If the future didn't finish executing before the given
                 timeout.
         """
-        return self._node.exception(timeout)
+        return _exception(self, timeout)
 
     def set_running_or_notify_cancel(self):
         """Mark the future as running or process any cancel notifications.
@@ -257,9 +271,9 @@ class Future(cf.Future):
             RuntimeError: if this method was already called or if set_result()
                 or set_exception() was called.
         """
-        if self._node.cancelled():
+        if _cancelled(self):
             return False
-        if self._promise is None or self._node.done():
+        if self._promise is None or _done(self):
             raise RuntimeError("Future in unexpected state")
         return True
 
@@ -280,7 +294,7 @@ class Future(cf.Future):
         self._promise.set_exception(exception)
 
     def _check_settable(self):
-        if self._node.done():
+        if _done(self):
             raise cf.InvalidStateError("{}: {!r}".format(self._state, self))
         if self._promise is None:
             raise cf.InvalidStateError(
@@ -307,7 +321,7 @@ class Future(cf.Future):
         Returns:
             A new Future for ``fn``'s result.
         """
-        return self._node.then_future(fn, args, kwargs or None)
+        return self._then(fn, args, kwargs or None)
 
     def __await__(self):
         import asyncio
@@ -317,7 +331,7 @@ class Future(cf.Future):
     @property
     def name(self):
         """The readable name of this future's task-graph node."""
-        return self._node.name
+        return self._node_name
 
 
 # A Future for an existing node, made as `submit` makes its futures (the

@@ -14,21 +14,27 @@
 //!   result, callbacks, cancel, `then`).
 //! - `tasks.rs`: the combinators that create nodes (`spawn`, `dataflow`,
 //!   `when_all`, `when_any`, `ready`, `promise`).
+//! - `future_base.rs`: `FutureBase`, the Rust half of every `hpyx.Future`
+//!   (its node inside the Python object), and how hpyx makes one.
 //! - `future_types.rs`: the future types the combinators recognise
-//!   (registered once by the package) and direct access to `_node`.
+//!   (registered once by the package).
 //! - `debug.rs`: recordings, snapshots and their export (DOT, JSON, traces).
 //! - `errors.rs`: Python exceptions <-> `TaskError`.
 //! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
+//! - `tracked_futures.rs`: an executor's list of the futures it must wait
+//!   for or cancel at shutdown, in chunks.
 
 mod debug;
 mod errors;
 mod fault;
+mod future_base;
 mod future_types;
 mod memory;
 mod node;
 mod runtime;
 mod tasks;
 mod trace;
+mod tracked_futures;
 
 use pyo3::prelude::*;
 
@@ -49,6 +55,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     node::register(m)?;
     tasks::register(m)?;
     future_types::register(m)?;
+    future_base::register(m)?;
     debug::register(m)?;
     trace::register(m)?;
     memory::register(m)?;

@@ -79,25 +79,25 @@ impl PyNode {
 
     /// The node's readable name.
     #[getter]
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.future.name().as_str()
     }
 
     /// "pending", "ready", "running", "succeeded", "failed" or "cancelled".
     #[getter]
-    fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         self.future.state().as_str()
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.future.is_finished()
     }
 
-    fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.future.state() == NodeState::Running
     }
 
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.future.state() == NodeState::Cancelled
     }
 
@@ -118,7 +118,11 @@ impl PyNode {
     /// Waits, then returns the exception or None; raises `CancelledError` or
     /// `TimeoutError`.
     #[pyo3(signature = (timeout=None))]
-    fn exception(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyValue>> {
+    pub(crate) fn exception(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<PyValue>> {
         if !self.wait_finished(py, timeout)? {
             return Err(pyo3::exceptions::PyTimeoutError::new_err(()));
         }
@@ -130,14 +134,14 @@ impl PyNode {
     }
 
     /// Cancels the node if it has not started. Its dependents end cancelled.
-    fn cancel(&self) -> bool {
+    pub(crate) fn cancel(&self) -> bool {
         self.future.cancel()
     }
 
     /// Calls `callback()` once the node is finished: on the thread that
     /// finishes it, or right away if it already is. The callback must handle
     /// its own exceptions; any that escape are reported as unraisable.
-    fn on_complete(&self, callback: PyValue) -> PyResult<()> {
+    pub(crate) fn on_complete(&self, callback: PyValue) -> PyResult<()> {
         if !self.future.is_finished() {
             // The callback would never run in a forked child.
             runtime::check_not_forked()?;
@@ -177,7 +181,7 @@ impl PyNode {
     /// `then`, returning the `hpyx.Future` around the new node (what
     /// `hpyx.Future.then` returns: one call, no Python wrapper frame).
     #[pyo3(signature = (func, args, kwargs=None))]
-    fn then_future<'py>(
+    pub(crate) fn then_future<'py>(
         &self,
         py: Python<'py>,
         func: PyValue,
@@ -185,7 +189,7 @@ impl PyNode {
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let node = tasks::then(py, self, func, args, kwargs, None)?;
-        tasks::wrap(py, Bound::new(py, node)?)
+        tasks::wrap(py, node.future)
     }
 
     fn __repr__(&self) -> String {
@@ -232,7 +236,7 @@ impl PyPromise {
 #[pymethods]
 impl PyPromise {
     /// The node this promise completes.
-    fn node(&self) -> PyNode {
+    pub(crate) fn node(&self) -> PyNode {
         PyNode::new(self.node.future.clone())
     }
 

@@ -15,6 +15,7 @@ use crate::errors;
 use crate::future_types::future_types;
 use crate::node::{PyNode, PyPromise, PyValue};
 use crate::runtime::runtime;
+use crate::tracked_futures::TrackedFutures;
 
 /// A callable with a user-given node name: `hpyx.named(name, fn)`.
 #[pyclass(frozen, module = "hpyx._core", name = "Named")]
@@ -214,7 +215,7 @@ struct ExecutorCore {
 
 struct Tracked {
     closed: bool,
-    nodes: Vec<hpyx_graph::Future<PyValue>>,
+    nodes: TrackedFutures<hpyx_graph::Future<PyValue>>,
     prune_at: usize,
 }
 
@@ -229,7 +230,7 @@ impl ExecutorCore {
             track,
             tracked: std::sync::Mutex::new(Tracked {
                 closed: false,
-                nodes: Vec::new(),
+                nodes: TrackedFutures::new(),
                 prune_at: MIN_PRUNE_AT,
             }),
         }
@@ -304,10 +305,7 @@ impl ExecutorCore {
     fn close(&self) -> Vec<PyNode> {
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         tracked.closed = true;
-        std::mem::take(&mut tracked.nodes)
-            .into_iter()
-            .map(PyNode::new)
-            .collect()
+        tracked.nodes.take_all().map(PyNode::new).collect()
     }
 
     /// How many futures are tracked (for tests).
@@ -339,7 +337,7 @@ impl ExecutorCore {
                 self.spawn_tracked(&graph, keyword_task_body(func, args, kwargs), name)?
             }
         };
-        wrap(py, Bound::new(py, PyNode::new(future))?)
+        wrap(py, future)
     }
 
     /// Adds a task node and tracks it (tracking executors) or just adds it.
@@ -360,19 +358,9 @@ impl ExecutorCore {
             let future = spawn_node(graph, name, body);
             tracked.nodes.push(future.clone());
             let pruned = if tracked.nodes.len() >= tracked.prune_at {
-                // In place: a partition into two new lists had the old list,
-                // the new one and then its doubling alive at once (52 B of RSS
-                // per pending task at 200k, ~30 B now). The finished are
-                // cloned out (an Arc increment), so no drop here can be the
-                // last reference.
-                let mut finished = Vec::new();
-                tracked.nodes.retain(|f| {
-                    let done = f.is_finished();
-                    if done {
-                        finished.push(f.clone());
-                    }
-                    !done
-                });
+                // Forgets the finished, handed out to be dropped after
+                // unlocking (see below).
+                let finished = tracked.nodes.take_finished(|f| f.is_finished());
                 tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
                 finished
             } else {
@@ -463,23 +451,24 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
 }
 
 /// A new `hpyx.Future` (the registered type, see `future_types.rs`) around
-/// `node`: `object.__new__` without `__init__`, `_node` set through its
-/// member descriptor, left untracked by the cycle collector
-/// (GIL builds).
+/// `node`: `object.__new__` without `__init__`, the node in its
+/// `FutureBase` part (see `future_base.rs`), left untracked by the cycle
+/// collector (GIL builds).
 /// Every future around a node is made here (`submit`, `async_`, and the
 /// combinators built in Python through `_core.wrap`).
 ///
 /// Untracked because such a future holds no reference the collector can
-/// follow (its `_node` is a `Node`, which is not a container; it has no
+/// follow (its node is Rust's, invisible to the collector; it has no
 /// `__dict__` yet), so it can be in no cycle; tracking a million of them made
 /// every full collection walk them all, which cost up to a microsecond per
 /// task at 1M pending futures on 3.11. `Future.__setattr__` tracks a future
 /// again before it gets any attribute that could close a cycle.
-pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn wrap<'py>(
+    py: Python<'py>,
+    future: hpyx_graph::Future<PyValue>,
+) -> PyResult<Bound<'py, PyAny>> {
     let types = future_types(py)?;
-    let future_type = types.hpyx.bind(py);
-    let future = new_instance(py, future_type)?;
-    types.set_node(&future, &node)?;
+    let future = crate::future_base::new_future(types.hpyx.bind(py), future)?;
     // Not on free-threaded builds: their collector walks every object of the
     // heap, tracked or not, and scales its threshold with the *tracked*
     // survivors only, so a million untracked futures made it collect every
@@ -487,50 +476,9 @@ pub(crate) fn wrap<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<B
     // 1.3 to 6 us per task on 3.13t).
     #[cfg(not(Py_GIL_DISABLED))]
     // SAFETY: `future` is a new, tracked instance of a GC type holding only
-    // `_node` (see above).
+    // its node, which refers to no Python object the collector could see.
     unsafe {
         pyo3::ffi::PyObject_GC_UnTrack(future.as_ptr().cast())
-    };
-    Ok(future)
-}
-
-/// `object.__new__(future_type)`, on CPython 3.11 without its instance
-/// dictionary's values array.
-///
-/// hpyx.Future inherits `object_new`, whose only work besides `tp_alloc` is
-/// (3.11) to give the instance the values array of a key-sharing
-/// `__dict__`: an allocation per future (16 bytes of RSS per future in
-/// `benchmarks/memory_floor.py`) for attributes a future made here never
-/// gets. Allocated with `tp_alloc` alone, the instance has
-/// neither values nor a dict, the state CPython 3.11 also leaves after
-/// `__dict__` was materialised and dropped, and makes a dict on the first
-/// attribute set (tested). From 3.12 the values are part of the object
-/// itself (3.13: `Py_TPFLAGS_INLINE_VALUES`) and must be initialised, so
-/// `tp_new` is called there.
-fn new_instance<'py>(
-    py: Python<'py>,
-    future_type: &Bound<'py, pyo3::types::PyType>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let tp = future_type.as_type_ptr();
-    #[cfg(not(Py_3_12))]
-    // SAFETY: `tp` is a ready type object whose `tp_alloc` is inherited
-    // (`PyType_GenericAlloc`); it returns a new reference, or null with a
-    // Python error set, which `from_owned_ptr_or_err` takes.
-    let future = unsafe {
-        let tp_alloc = (*tp).tp_alloc.unwrap_or(pyo3::ffi::PyType_GenericAlloc);
-        Bound::from_owned_ptr_or_err(py, tp_alloc(tp, 0))?
-    };
-    #[cfg(Py_3_12)]
-    // SAFETY: `tp` is a type object, so `tp_new` may be called with it, an
-    // (empty) argument tuple and no keywords, as `type.__call__` does; a
-    // null result has set a Python error, which `from_owned_ptr_or_err`
-    // takes.
-    let future = unsafe {
-        let tp_new = (*tp)
-            .tp_new
-            .ok_or_else(|| PyTypeError::new_err("hpyx.Future cannot be instantiated"))?;
-        let args = PyTuple::empty(py);
-        Bound::from_owned_ptr_or_err(py, tp_new(tp, args.as_ptr(), std::ptr::null_mut()))?
     };
     Ok(future)
 }
@@ -539,7 +487,7 @@ fn new_instance<'py>(
 /// (`hpyx._future._wrap`), so every future around a node is made one way.
 #[pyfunction(name = "wrap")]
 fn wrap_node<'py>(py: Python<'py>, node: Bound<'py, PyNode>) -> PyResult<Bound<'py, PyAny>> {
-    wrap(py, node)
+    wrap(py, node.get().future.clone())
 }
 
 /// `_core.track(obj)`: makes the cycle collector track `obj` again (a
@@ -773,7 +721,7 @@ fn dataflow<'py>(
             inputs.name().as_str(),
         )
     });
-    wrap(py, Bound::new(py, PyNode::new(future))?)
+    wrap(py, future)
 }
 
 /// `hpyx.when_all`: a future for the tuple of the values of `futures` (a
@@ -799,7 +747,7 @@ fn when_all<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(py, Bound::new(py, PyNode::new(future))?)
+    wrap(py, future)
 }
 
 /// `hpyx.when_any`: a future for `(index, futures)`, `index` being the first
@@ -825,7 +773,7 @@ fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         })
         .unwrap_or_else(|| Err(errors::interpreter_gone()))
     });
-    wrap(py, Bound::new(py, PyNode::new(future))?)
+    wrap(py, future)
 }
 
 /// `hpyx.ready_future`: an already finished node.
