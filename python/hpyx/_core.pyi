@@ -51,13 +51,6 @@ class Node:
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> Node: ...
-    def then_future(
-        self,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        """``then``, returning the hpyx.Future around the new node."""
 
 class FutureBase:
     """The Rust half of every hpyx.Future: its node, inside the object."""

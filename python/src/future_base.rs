@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::node::{PyNode, PyPromise, PyValue};
+use crate::tasks;
 
 #[pyclass(frozen, subclass, module = "hpyx._core", name = "FutureBase")]
 pub(crate) struct FutureBase {
@@ -99,7 +100,9 @@ impl FutureBase {
         args: Py<PyTuple>,
         kwargs: Option<Py<PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.node.then_future(py, func, args, kwargs)
+        // What `hpyx.Future.then` returns, in one call: no Python frame.
+        let node = tasks::then(py, &self.node, func, args, kwargs, None)?;
+        tasks::wrap(py, node.future)
     }
 }
 

@@ -178,20 +178,6 @@ impl PyNode {
         tasks::then(py, self, func, args, kwargs, name)
     }
 
-    /// `then`, returning the `hpyx.Future` around the new node (what
-    /// `hpyx.Future.then` returns: one call, no Python wrapper frame).
-    #[pyo3(signature = (func, args, kwargs=None))]
-    pub(crate) fn then_future<'py>(
-        &self,
-        py: Python<'py>,
-        func: PyValue,
-        args: Py<PyTuple>,
-        kwargs: Option<Py<PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let node = tasks::then(py, self, func, args, kwargs, None)?;
-        tasks::wrap(py, node.future)
-    }
-
     fn __repr__(&self) -> String {
         format!(
             "<hpyx._core.Node {} {:?} {}>",
