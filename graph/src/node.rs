@@ -43,7 +43,7 @@ const NO_WORKER: u32 = u32::MAX;
 /// Kept small on purpose: a pending node is one allocation, and its size
 /// class is the memory each pending task costs (see the size tests at the
 /// end of this file). What only a node with inputs needs is its input side,
-/// in a larger node type; the successor list keeps two entries inline, its
+/// in a larger node type; the successor list keeps one entry inline, its
 /// lock bit sits with the other one-byte fields, and what only a failed or
 /// a timed node needs is in [`Extra`], allocated for those alone.
 pub(crate) struct NodeCore {
@@ -665,22 +665,23 @@ mod tests {
     /// A pending task made by `spawn` (Python's `executor.submit`) is one
     /// allocation holding a node with no inputs, `T` pointer-sized
     /// (`Py<PyAny>`). mimalloc, the Python module's allocator, rounds it up
-    /// to a size class (..., 128, 160, 192, 224, 256, 320), so this bound is
-    /// the memory each pending task costs in the graph: one field too many
-    /// moves every such node up a class (32 bytes more, 32 MB per million
-    /// pending tasks). The node was 272 bytes (320 with the counts) before
-    /// the input side moved out, the successor list's third inline entry and
-    /// the `OnceLock` went, and the function and value shared a slot; 136
-    /// (160) before the name took 16 bytes instead of 24, the successor
-    /// list's lock bit moved beside the state, and the error and the
-    /// timestamps moved into one `Extra` made only for nodes that need it.
+    /// to a size class (..., 96, 112, 128, 160, 192, 224, 256, 320), so this
+    /// bound is the memory each pending task costs in the graph: one field
+    /// too many moves every such node up a class (16 bytes more, 16 MB per
+    /// million pending tasks). The node was 272 bytes (320 with the counts)
+    /// before the input side moved out, the successor list's third inline
+    /// entry and the `OnceLock` went, and the function and value shared a
+    /// slot; 136 (160) before the name took 16 bytes instead of 24, the
+    /// successor list's lock bit moved beside the state, and the error and
+    /// the timestamps moved into one `Extra` made only for nodes that need
+    /// it; 112 (128) before the successor list's second inline entry went.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn node_without_inputs_fits_the_128_byte_size_class() {
+    fn node_without_inputs_fits_the_112_byte_size_class() {
         let node = size_of::<Node<Box<u8>>>();
         assert!(
-            node + ARC_COUNTS <= 128,
-            "Node<pointer> is {node} bytes (NodeCore {}): over 128 with the Arc counts",
+            node + ARC_COUNTS <= 112,
+            "Node<pointer> is {node} bytes (NodeCore {}): over 112 with the Arc counts",
             size_of::<NodeCore>(),
         );
     }
@@ -701,7 +702,7 @@ mod tests {
 
     /// A function of two non-null pointers (a Python task's callable and
     /// argument tuple) stays in the node, and the node still fits the
-    /// 128-byte class: the slot tells the function from the value by the
+    /// 112-byte class: the slot tells the function from the value by the
     /// function's first pointer, as it does for a box.
     #[test]
     #[cfg(target_pointer_width = "64")]
@@ -720,7 +721,7 @@ mod tests {
         }
         let (fits, node) = node_size(&two_pointers(Box::new(1), Box::new(2)));
         assert!(fits);
-        assert!(node + ARC_COUNTS <= 128, "{node} bytes");
+        assert!(node + ARC_COUNTS <= 112, "{node} bytes");
         // Three pointers do not fit: such a function is boxed.
         let (a, b, c) = (Box::new(1u8), Box::new(2u8), Box::new(3u8));
         let (fits, _) = node_size(&move |_: &Inputs<'_>| Ok(Box::new(*a + *b + *c)));

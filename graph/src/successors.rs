@@ -2,11 +2,12 @@
 //! it finishes. Closed (and emptied) exactly once, by the completion walk;
 //! anyone adding to a closed list gets its entry back and acts at once.
 //!
-//! The first two entries live inside the node: most nodes have that few (a
-//! dependent, a waiter or a callback), so adding an edge allocates nothing.
-//! Two, not three, and "closed" is a variant rather than a flag beside the
-//! list: the list then takes 48 bytes instead of 80, which is what lets a
-//! pending node fit a smaller allocator size class (see `node.rs`).
+//! The first entry lives inside the node: most nodes have one (a dependent,
+//! a waiter or a callback), so adding that edge allocates nothing. One, not
+//! two or three, and "closed" is a variant rather than a flag beside the
+//! list: the list then takes 32 bytes instead of 48 (two inline) or 80
+//! (three), which is what lets a pending node fit a smaller allocator size
+//! class (see `node.rs`). A second entry moves the list to the heap.
 
 use std::sync::Arc;
 
@@ -28,15 +29,13 @@ pub(crate) enum Successor {
     Callback(Box<dyn FnOnce() + Send>),
 }
 
-/// The entries, or the mark that the node finished. Each inline length is
-/// its own variant (safe code only); `Closed` costs no space, as it takes a
-/// spare value of the entries' own tag.
+/// The entries, or the mark that the node finished (safe code only):
+/// `Empty` and `Closed` take spare values of the list's tag.
 #[derive(Default)]
 pub(crate) enum SuccessorList {
     #[default]
     Empty,
     One(Successor),
-    Two([Successor; 2]),
     Many(Vec<Successor>),
     /// The node finished: nothing is added any more.
     Closed,
@@ -55,10 +54,11 @@ impl SuccessorList {
     pub(crate) fn push(&mut self, successor: Successor) -> Result<(), Successor> {
         *self = match std::mem::take(self) {
             SuccessorList::Empty => SuccessorList::One(successor),
-            SuccessorList::One(a) => SuccessorList::Two([a, successor]),
-            SuccessorList::Two([a, b]) => {
-                let mut v = Vec::with_capacity(4);
-                v.extend([a, b, successor]);
+            SuccessorList::One(a) => {
+                // Two is the common case past one (a dependent and a
+                // waiter): room for just that, growing by doubling after.
+                let mut v = Vec::with_capacity(2);
+                v.extend([a, successor]);
                 SuccessorList::Many(v)
             }
             SuccessorList::Many(mut v) => {
@@ -79,7 +79,6 @@ impl SuccessorList {
         match std::mem::replace(self, SuccessorList::Closed) {
             SuccessorList::Empty | SuccessorList::Closed => SmallList::Empty,
             SuccessorList::One(a) => SmallList::One([a]),
-            SuccessorList::Two(a) => SmallList::Two(a),
             SuccessorList::Many(v) => SmallList::Many(v),
         }
     }
@@ -99,5 +98,39 @@ impl SuccessorList {
                 _ => None,
             })
             .collect()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The list is its one inline entry and a tag word (see `node.rs` for
+    /// what a byte more costs).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_list_is_one_entry_and_a_tag() {
+        assert_eq!(size_of::<Successor>(), 24);
+        assert_eq!(size_of::<SuccessorList>(), 32);
+    }
+
+    #[test]
+    fn keeps_entries_in_order_and_refuses_after_close() {
+        let mut list = SuccessorList::new(false);
+        assert!(list.is_empty());
+        let latches: Vec<_> = (0..5).map(|_| Arc::new(Latch::new())).collect();
+        for latch in &latches {
+            assert!(list.push(Successor::Latch(latch.clone())).is_ok());
+            assert!(!list.is_empty());
+        }
+        let taken: Vec<_> = list.close().into_iter().collect();
+        assert_eq!(taken.len(), latches.len());
+        for (entry, latch) in taken.iter().zip(&latches) {
+            assert!(matches!(entry, Successor::Latch(l) if Arc::ptr_eq(l, latch)));
+        }
+        assert!(list.is_empty());
+        let refused = list.push(Successor::Latch(latches[0].clone()));
+        assert!(matches!(refused, Err(Successor::Latch(_))));
+        assert!(list.close().into_iter().next().is_none());
     }
 }

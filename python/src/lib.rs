@@ -8,6 +8,8 @@
 //! package `hpyx` (beside this crate) builds the `concurrent.futures` API on
 //! top.
 //!
+//! - `allocator.rs`: the global allocator (mimalloc, each allocation kept
+//!   in its own size class).
 //! - `runtime.rs`: the process's pool and graph: init, auto-init, shutdown,
 //!   fork detection, worker thread states.
 //! - `node.rs`: `Node`, the Python handle on a graph node (state, waiting,
@@ -24,6 +26,7 @@
 //! - `tracked_futures.rs`: an executor's list of the futures it must wait
 //!   for or cancel at shutdown, in chunks.
 
+mod allocator;
 mod debug;
 mod errors;
 mod fault;
@@ -42,9 +45,10 @@ use pyo3::prelude::*;
 /// thread that drops the last future); mimalloc handles that with per-page
 /// free lists, where glibc's per-thread arenas fragment (the process's RSS
 /// kept growing from one million-task round to the next), and it is several
-/// times cheaper per allocation.
+/// times cheaper per allocation. Through `allocator.rs`, not the `mimalloc`
+/// crate's `MiMalloc`, which wasted up to a size class per allocation.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 /// hpyx._core: the Rust core of hpyx.
 #[pymodule(gil_used = false)]
