@@ -70,12 +70,8 @@ class FutureBase:
     @property
     def _node_name(self) -> str: ...
     def _on_complete(self, callback: Callable[[], object]) -> None: ...
-    def _then(
-        self,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any: ...
+    def then(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Chains a continuation: ``fn(value, *args, **kwargs)`` on the pool."""
 
 @final
 class Promise:

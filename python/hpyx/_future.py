@@ -305,23 +305,8 @@ class Future(_FutureBase, cf.Future):
 
     # -- beyond the stdlib ---------------------------------------------------
 
-    def then(self, fn, /, *args, **kwargs):
-        """Chains a continuation: ``fn(value, *args, **kwargs)`` on the pool.
-
-        The continuation runs once this future succeeds. If this future
-        failed or was cancelled, ``fn`` is not called and the returned
-        future fails the same way (the same exception object, or
-        cancellation).
-
-        Args:
-            fn: The callable to run with this future's value first.
-            *args: More positional arguments for ``fn``.
-            **kwargs: Keyword arguments for ``fn``.
-
-        Returns:
-            A new Future for ``fn``'s result.
-        """
-        return self._then(fn, args, kwargs or None)
+    # `then(fn, /, *args, **kwargs)` is `_core.FutureBase.then`, inherited
+    # (one call from Python into Rust, no frame in between).
 
     def __await__(self):
         import asyncio
