@@ -584,39 +584,40 @@ pub(crate) fn then(
     // in the node, where `fn` with arguments (24 bytes) is boxed.
     let future = if args.bind(py).is_empty() && kwargs.is_none() {
         graph.dataflow(name, input, move |inputs: &Inputs<'_>| {
-            let value = then_input(inputs);
-            call(
-                func,
-                move |py| {
-                    crate::fault::hit("then.build_args");
-                    Ok((PyTuple::new(py, [value.clone_ref(py)])?, None))
-                },
-                inputs.name().as_str(),
-            )
+            call_continuation(func, inputs, |py, value| {
+                Ok((PyTuple::new(py, [value.clone_ref(py)])?, None))
+            })
         })
     } else {
         graph.dataflow(name, input, move |inputs: &Inputs<'_>| {
-            let value = then_input(inputs);
-            call(
-                func,
-                move |py| {
-                    crate::fault::hit("then.build_args");
-                    let mut items = Vec::with_capacity(args.bind(py).len() + 1);
-                    items.push(value.clone_ref(py).into_bound(py));
-                    items.extend(args.bind(py).iter());
-                    Ok((PyTuple::new(py, items)?, kwargs.map(|k| k.into_bound(py))))
-                },
-                inputs.name().as_str(),
-            )
+            call_continuation(func, inputs, move |py, value| {
+                let mut items = Vec::with_capacity(args.bind(py).len() + 1);
+                items.push(value.clone_ref(py).into_bound(py));
+                items.extend(args.bind(py).iter());
+                Ok((PyTuple::new(py, items)?, kwargs.map(|k| k.into_bound(py))))
+            })
         })
     };
     Ok(PyNode::new(future))
 }
 
-/// The value of a `then` node's one input, which succeeded (the graph runs
-/// a node's function only then).
-fn then_input<'a>(inputs: &Inputs<'a>) -> &'a PyValue {
-    inputs.value::<PyValue>(0).expect("then's input succeeded")
+/// Runs a `then` node's function: `func` called with the arguments
+/// `build` makes from the node's one input value, which succeeded (the
+/// graph runs a node's function only then).
+fn call_continuation(
+    func: PyValue,
+    inputs: &Inputs<'_>,
+    build: impl for<'py> FnOnce(Python<'py>, &PyValue) -> PyResult<CallArgs<'py>>,
+) -> Result<PyValue, TaskError> {
+    let value = inputs.value::<PyValue>(0).expect("then's input succeeded");
+    call(
+        func,
+        move |py| {
+            crate::fault::hit("then.build_args");
+            build(py, value)
+        },
+        inputs.name().as_str(),
+    )
 }
 
 /// Where a dataflow input's value goes: a positional index or a keyword.
