@@ -222,6 +222,10 @@ fn release_worker_thread_state() {
     }
 }
 
+/// True once the interpreter has started finalizing, and after: CPython
+/// clears `Py_IsInitialized` when finalization starts and keeps it clear,
+/// where the finalizing flag alone may not outlive the runtime's teardown.
+/// Both are plain reads of the runtime's static state, safe at any time.
 fn interpreter_finalizing() -> bool {
     #[cfg(Py_3_13)]
     // SAFETY: no preconditions; reads a runtime flag.
@@ -229,7 +233,8 @@ fn interpreter_finalizing() -> bool {
     #[cfg(not(Py_3_13))]
     // SAFETY: no preconditions; reads a runtime flag.
     let finalizing = unsafe { _Py_IsFinalizing() };
-    finalizing != 0
+    // SAFETY: no preconditions; reads a runtime flag.
+    finalizing != 0 || unsafe { ffi::Py_IsInitialized() } == 0
 }
 
 #[cfg(not(Py_3_13))]
@@ -310,8 +315,14 @@ fn detach_idle_worker() {
 /// re-attach for it: on 3.13t every attach can be held up by a stop-the-world
 /// pause, and a thread re-attaching while another loops `gc.collect()` can
 /// wait a long time for its turn (python/cpython#151518).
+///
+/// Nor does any thread once the interpreter finalizes: only daemon threads
+/// (and the finalizing one) are left, a daemon thread's state may already be
+/// freed, and the check would attach through it (a segfault after
+/// `faulthandler` is gone, seen at exit on 3.13t); `detach` parks such a
+/// thread when its wait ends.
 pub(crate) fn check_signals_unless_worker() -> PyResult<()> {
-    if WORKER_THREAD_STATE.get().is_some() {
+    if WORKER_THREAD_STATE.get().is_some() || interpreter_finalizing() {
         return Ok(());
     }
     Python::attach(|py| py.check_signals())
@@ -328,10 +339,16 @@ pub(crate) fn check_signals_unless_worker() -> PyResult<()> {
 /// the thread for good instead, as CPython 3.14 does (and PyO3 >= 0.30 does
 /// for `detach`, PyO3/pyo3#6085). A Rust panic (`thread::panicking()`) still
 /// unwinds normally.
+///
+/// A wait that began before finalization and ends during it, or after, is a
+/// daemon thread's (the finalizing thread is busy finalizing): it parks for
+/// good before re-attaching at all, since by then the interpreter may have
+/// freed its thread state. A wait that began during finalization (a
+/// `__del__` on the finalizing thread) returns as usual.
 pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
 where
-    F: pyo3::marker::Ungil + FnOnce() -> T,
-    T: pyo3::marker::Ungil,
+    F: Send + FnOnce() -> T,
+    T: Send,
 {
     struct HangOnForcedUnwind;
     impl Drop for HangOnForcedUnwind {
@@ -353,7 +370,16 @@ where
     let guard = HangOnForcedUnwind;
     WAIT_DEPTH.set(WAIT_DEPTH.get() + 1);
     let depth = WaitDepth;
-    let result = py.detach(f);
+    let finalizing_before = interpreter_finalizing();
+    let result = py.detach(move || {
+        let result = f();
+        if !finalizing_before && interpreter_finalizing() {
+            loop {
+                std::thread::park();
+            }
+        }
+        result
+    });
     drop(depth);
     std::mem::forget(guard);
     result
