@@ -1,7 +1,7 @@
 //! The allocator's view of memory, for tests and benchmarks.
 //!
-//! The extension allocates through mimalloc (see `lib.rs`), which keeps freed
-//! pages for reuse; these hooks are its counterparts of glibc's
+//! The extension allocates through mimalloc (see `allocator.rs`), which
+//! keeps freed pages for reuse; these hooks are its counterparts of glibc's
 //! `malloc_trim` and `mallinfo`.
 
 use pyo3::prelude::*;
