@@ -361,7 +361,12 @@ def test_ready_future():
 
 
 def test_shared_future():
-    f = hpyx.async_(identity, 2)
+    # `f` finishes only once every dependent and callback is registered:
+    # callbacks added before completion run in the order added; one added
+    # after it runs at once on the adding thread, as with the stdlib, which
+    # can overtake those still running on the completing thread.
+    release = threading.Event()
+    f = hpyx.async_(lambda: release.wait(WAIT) and 2)
     assert hpyx.shared_future(f) is f
     deps = [f.then(lambda v, i=i: v * i) for i in range(100)]
     calls = []
@@ -369,6 +374,7 @@ def test_shared_future():
         f.add_done_callback(lambda fut, i=i: calls.append(i))
     last = threading.Event()
     f.add_done_callback(lambda fut: last.set())
+    release.set()
     assert [d.result(timeout=WAIT) for d in deps] == [2 * i for i in range(100)]
     assert f.result(timeout=WAIT) == 2
     assert last.wait(WAIT)
