@@ -10,10 +10,8 @@ are the cost of each layer, allocator slack included: the floor
 from __future__ import annotations
 
 import gc
-import threading
-import time
 
-from workloads import noop, rss_bytes
+from workloads import block_workers, noop, rss_bytes
 
 import hpyx
 from hpyx import _core
@@ -24,9 +22,7 @@ N = 200_000
 def main():
     hpyx.init()
     ex = hpyx.HPXExecutor()
-    gate = threading.Event()
-    blockers = [ex.submit(gate.wait, 60) for _ in range(64)]
-    time.sleep(0.2)
+    gate, blockers = block_workers(ex)
     layers = [
         ("a list slot (the caller's list)", lambda: [None for _ in range(N)]),
         ("+ a finished graph node and its handle", lambda: [_core.ready(None) for _ in range(N)]),

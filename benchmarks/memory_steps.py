@@ -14,10 +14,8 @@ per pending task").
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 
-from workloads import noop
+from workloads import block_workers, noop
 
 import hpyx
 
@@ -41,9 +39,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     ex = hpyx.HPXExecutor()
-    gate = threading.Event()
-    blockers = [ex.submit(gate.wait, 60) for _ in range(64)]
-    time.sleep(0.2)
+    gate, blockers = block_workers(ex)
     rss0, huge0 = resident()
     pending = []
     points = []

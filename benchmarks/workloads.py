@@ -262,15 +262,24 @@ def rss_bytes():
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+def block_workers(ex):
+    """Blocks every worker of `ex` on one gate: returns (gate, blockers).
+
+    64 blockers, more than any pool here has workers, so every task
+    submitted after them stays pending until `gate.set()`.
+    """
+    gate = threading.Event()
+    blockers = [ex.submit(gate.wait, 60) for _ in range(64)]
+    time.sleep(0.2)
+    return gate, blockers
+
+
 def memory_pending(peer, n):
     """RSS per task submitted while every worker is blocked on one gate."""
-    gate = threading.Event()
     if peer == "dask":
         raise SystemExit("dask has no submit-while-blocked mode")
     ex = PEERS[peer]().executor()
-    workers = 64  # more blockers than any pool here has workers
-    blockers = [ex.submit(gate.wait, 60) for _ in range(workers)]
-    time.sleep(0.2)
+    gate, blockers = block_workers(ex)
     base = rss_bytes()
     t0 = time.perf_counter()
     pending = [ex.submit(noop) for _ in range(n)]
