@@ -356,9 +356,7 @@ where
             if std::thread::panicking() {
                 return;
             }
-            loop {
-                std::thread::park();
-            }
+            park_forever();
         }
     }
     struct WaitDepth;
@@ -374,15 +372,21 @@ where
     let result = py.detach(move || {
         let result = f();
         if !finalizing_before && interpreter_finalizing() {
-            loop {
-                std::thread::park();
-            }
+            park_forever();
         }
         result
     });
     drop(depth);
     std::mem::forget(guard);
     result
+}
+
+/// Parks this thread for good: what a daemon thread of a finalizing
+/// interpreter does instead of coming back into Python (see [`detach`]).
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 /// `hpyx.init`: start the pool, or check that it runs with these settings.
