@@ -66,7 +66,7 @@ async_ = _SPAWNER.async_
 
 
 # `dataflow` is the Rust function itself: one call per node, no Python frame
-# (its docstring is in python/src/tasks.rs).
+# (its docstring is in python/src/combinators.rs).
 dataflow = _core.dataflow
 
 

@@ -44,13 +44,6 @@ class Node:
     def exception(self, timeout: float | None = None) -> BaseException | None: ...
     def cancel(self) -> bool: ...
     def on_complete(self, callback: Callable[[], object]) -> None: ...
-    def then(
-        self,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any] | None = None,
-        name: str | None = None,
-    ) -> Node: ...
 
 class FutureBase:
     """The Rust half of every hpyx.Future: its node, inside the object."""
@@ -112,12 +105,6 @@ class Named:
 
 # -- combinators ----------------------------------------------------------------
 
-def spawn(
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any] | None = None,
-    name: str | None = None,
-) -> Node: ...
 def dataflow(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``hpyx.dataflow`` itself (needs ``register_future_types`` first)."""
 

@@ -88,7 +88,7 @@ class Future(_FutureBase, cf.Future):
 
     def __setattr__(self, name, value, _track=_core.track, _set=object.__setattr__):
         # A future made by a task starts untracked by the cycle collector (it
-        # can be in no cycle: see `tasks::wrap` in the Rust glue); anything
+        # can be in no cycle: see `wrap` in python/src/future/make.rs); anything
         # stored on it could close one, so it is tracked again first.
         _track(self)
         _set(self, name, value)

@@ -1,5 +1,8 @@
 //! Debugging from Python: recordings, ancestry snapshots, and their export
-//! (DOT, JSON, Chrome trace, rendered pictures) through `hpyx-viz`.
+//! (DOT, JSON, Chrome trace, rendered pictures) through `hpyx-viz`; task
+//! traces switched on and off (`trace.rs` writes them).
+
+use std::path::PathBuf;
 
 use hpyx_graph::{GraphSnapshot, NodeRef, Recording};
 use hpyx_viz::{Collapse, DotOptions, Format};
@@ -7,8 +10,9 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::node::PyNode;
+use crate::node::{self, PyNode, PyValue};
 use crate::runtime::runtime;
+use crate::trace;
 
 /// Every node created while a recording is active, kept for export.
 #[pyclass(frozen, module = "hpyx._core", name = "Recording")]
@@ -155,7 +159,7 @@ fn snapshot_of(py: Python<'_>, nodes: Vec<PyRef<'_, PyNode>>) -> PyResult<PySnap
 /// on later calls.
 #[pyclass(module = "hpyx._core", name = "DoneCounter")]
 struct DoneCounter {
-    nodes: Vec<hpyx_graph::Future<crate::node::PyValue>>,
+    nodes: Vec<hpyx_graph::Future<PyValue>>,
     prefix_done: usize,
 }
 
@@ -192,20 +196,28 @@ impl DoneCounter {
         let Some(next) = self.nodes.get(self.prefix_done) else {
             return Ok(true);
         };
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_secs_f64(timeout.max(0.0));
-        let waited = crate::runtime::detach(py, || {
-            next.wait_until(
-                Some(deadline),
-                &mut crate::runtime::check_signals_unless_worker,
-            )
-            .map(|_| ())
-        });
-        match waited {
-            Ok(()) | Err(hpyx_engine::WaitError::Timeout) => Ok(self.count() == self.nodes.len()),
-            Err(e) => Err(crate::errors::wait_error(e)),
-        }
+        // The next node finished or the time is up: either way, recount.
+        node::wait(py, next, node::deadline(Some(timeout))?)?;
+        Ok(self.count() == self.nodes.len())
     }
+}
+
+/// `hpyx.debug.enable_tracing(path)`: one JSON line per finished task.
+#[pyfunction]
+fn enable_tracing(path: PathBuf) -> PyResult<()> {
+    trace::enable(runtime()?.graph, path)
+}
+
+/// `hpyx.debug.disable_tracing()`: stops tracing and flushes the file.
+#[pyfunction]
+fn disable_tracing() {
+    trace::disable(crate::runtime::running_graph());
+}
+
+/// True while tracing is on.
+#[pyfunction]
+fn is_tracing() -> bool {
+    trace::is_on()
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -214,5 +226,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(record, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot_of, m)?)?;
     m.add_class::<DoneCounter>()?;
+    m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(disable_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
     Ok(())
 }

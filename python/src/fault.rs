@@ -10,13 +10,13 @@
 /// The glue's fault points, where `hit` is called.
 #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 pub(crate) const POINTS: &[&str] = &[
-    // tasks.rs `call()`: before attaching to run a task's function.
+    // task.rs `call()`: before attaching to run a task's function.
     "task.before_call",
-    // tasks.rs `call()`: after the function returned, still attached.
+    // task.rs `call()`: after the function returned, still attached.
     "task.after_call",
-    // tasks.rs `then()`: while building a continuation's arguments.
+    // combinators.rs `then()`: while building a continuation's arguments.
     "then.build_args",
-    // tasks.rs `when_all()`: while building the tuple of values.
+    // combinators.rs `when_all()`: while building the tuple of values.
     "when_all.build",
     // node.rs `on_complete()`: in the completion callback, before calling it.
     "callback",

@@ -8,34 +8,49 @@
 //! package `hpyx` (beside this crate) builds the `concurrent.futures` API on
 //! top.
 //!
+//! The files, each using only those listed before it:
+//!
 //! - `allocator.rs`: the global allocator (mimalloc, each allocation kept
-//!   in its own size class).
-//! - `runtime.rs`: the process's pool and graph: init, auto-init, shutdown,
-//!   fork detection, worker thread states.
-//! - `node.rs`: `Node`, the Python handle on a graph node (state, waiting,
-//!   result, callbacks, cancel, `then`).
-//! - `tasks.rs`: the combinators that create nodes (`spawn`, `dataflow`,
-//!   `when_all`, `when_any`, `ready`, `promise`).
-//! - `future_base.rs`: `FutureBase`, the Rust half of every `hpyx.Future`
-//!   (its node inside the Python object), and how hpyx makes one.
-//! - `future_types.rs`: the future types the combinators recognise
-//!   (registered once by the package).
-//! - `debug.rs`: recordings, snapshots and their export (DOT, JSON, traces).
+//!   in its own size class); `memory.rs`: its counters, for tests.
 //! - `errors.rs`: Python exceptions <-> `TaskError`.
-//! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
+//! - `fault.rs`: test-only panics at chosen points of the glue.
 //! - `tracked_futures.rs`: an executor's list of the futures it must wait
 //!   for or cancel at shutdown, in chunks.
+//! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
+//! - `thread_state/`: the worker thread-state protocol: one Python thread
+//!   state per worker, sticky attach, detached waits, parking at
+//!   finalization (its `README.md` explains it).
+//! - `runtime.rs`: the process's pool and graph: init, auto-init, `cfg`,
+//!   shutdown, fork detection.
+//! - `node.rs`: `Node`, the Python handle on a graph node (state, waiting,
+//!   result, callbacks, cancel), `Promise`, and the one timeout parser.
+//! - `naming.rs`: task names (`hpyx.named`, `__qualname__`), interned.
+//! - `task.rs`: a task's Python part: calling its function on a worker.
+//! - `future/make.rs`: `FutureBase`, the Rust half of every `hpyx.Future`:
+//!   its layout, making one around a node (`wrap`), the cycle collector's
+//!   view of it (`track`), and the future types the package registers.
+//! - `combinators.rs`: `then`, `dataflow`, `when_all`, `when_any`, `ready`,
+//!   `promise`.
+//! - `executor.rs`: `ExecutorCore` (`HPXExecutor.submit`, `hpyx.async_`,
+//!   shutdown tracking) and `MapResults` (`executor.map`).
+//! - `future/mod.rs`: `FutureBase`'s methods as Python calls them;
+//!   `Future.then` is `combinators::then`.
+//! - `debug.rs`: recordings, snapshots and their export (DOT, JSON,
+//!   traces).
 
 mod allocator;
+mod combinators;
 mod debug;
 mod errors;
+mod executor;
 mod fault;
-mod future_base;
-mod future_types;
+mod future;
 mod memory;
+mod naming;
 mod node;
 mod runtime;
-mod tasks;
+mod task;
+mod thread_state;
 mod trace;
 mod tracked_futures;
 
@@ -44,9 +59,9 @@ use pyo3::prelude::*;
 /// Nodes are allocated on one thread and freed on another (a worker, or the
 /// thread that drops the last future); mimalloc handles that with per-page
 /// free lists, where glibc's per-thread arenas fragment (the process's RSS
-/// kept growing from one million-task round to the next), and it is several
-/// times cheaper per allocation. Through `allocator.rs`, not the `mimalloc`
-/// crate's `MiMalloc`, which wasted up to a size class per allocation.
+/// grows from one million-task round to the next), and it is several times
+/// cheaper per allocation. Through `allocator.rs`, not the `mimalloc` crate's
+/// `MiMalloc`, which can waste a size class per allocation.
 #[global_allocator]
 static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
@@ -57,11 +72,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InternalError", m.py().get_type::<errors::InternalError>())?;
     runtime::register(m)?;
     node::register(m)?;
-    tasks::register(m)?;
-    future_types::register(m)?;
-    future_base::register(m)?;
+    naming::register(m)?;
+    future::register(m)?;
+    combinators::register(m)?;
+    executor::register(m)?;
     debug::register(m)?;
-    trace::register(m)?;
     memory::register(m)?;
     fault::register(m)?;
     Ok(())

@@ -10,14 +10,50 @@ use std::time::{Duration, Instant};
 use hpyx_graph::{Future, NodeState, Outcome, Promise};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
 
 use crate::errors::{self, CancelledError, InvalidStateError};
-use crate::runtime;
-use crate::tasks;
+use crate::{runtime, thread_state};
 
 /// A Python object as a node value.
 pub(crate) type PyValue = Py<PyAny>;
+
+/// The deadline of a wait of `timeout` seconds from now (`None`: no limit),
+/// as the stdlib reads a timeout: a negative one is zero (the time is up),
+/// and NaN is an error.
+pub(crate) fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    match timeout {
+        None => Ok(None),
+        Some(t) if t.is_nan() => Err(PyValueError::new_err("timeout must be a number, got nan")),
+        Some(t) => Ok(Some(
+            Instant::now() + Duration::from_secs_f64(t.clamp(0.0, 1e9)),
+        )),
+    }
+}
+
+/// Waits until `future` is finished (true) or `deadline` passes (false),
+/// detached from the interpreter and checking for signals every
+/// `HOOK_INTERVAL`, so Ctrl-C interrupts it.
+pub(crate) fn wait(
+    py: Python<'_>,
+    future: &Future<PyValue>,
+    deadline: Option<Instant>,
+) -> PyResult<bool> {
+    // In a child forked after the pool started no worker will ever finish
+    // the node.
+    if !future.is_finished() {
+        runtime::check_not_forked()?;
+    }
+    let waited = thread_state::detach(py, || {
+        future
+            .wait_until(deadline, &mut thread_state::check_signals_unless_worker)
+            .map(|_| ())
+    });
+    match waited {
+        Ok(()) => Ok(true),
+        Err(hpyx_engine::WaitError::Timeout) => Ok(false),
+        Err(e) => Err(errors::wait_error(e)),
+    }
+}
 
 /// A node of the task graph, as seen from Python.
 #[pyclass(frozen, module = "hpyx._core", name = "Node")]
@@ -30,33 +66,12 @@ impl PyNode {
         PyNode { future }
     }
 
-    /// Waits until finished; false on timeout. Detached while waiting, and
-    /// checks for signals every `HOOK_INTERVAL`, so Ctrl-C interrupts it.
+    /// Waits until finished; false on timeout.
     fn wait_finished(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         if self.future.is_finished() {
             return Ok(true);
         }
-        // In a child forked after the pool started no worker will ever
-        // finish this node.
-        runtime::check_not_forked()?;
-        let deadline = match timeout {
-            None => None,
-            Some(t) if t.is_nan() => {
-                return Err(PyValueError::new_err("timeout must be a number, got nan"))
-            }
-            Some(t) => Some(Instant::now() + Duration::from_secs_f64(t.clamp(0.0, 1e9))),
-        };
-        let future = &self.future;
-        let waited = runtime::detach(py, || {
-            future
-                .wait_until(deadline, &mut runtime::check_signals_unless_worker)
-                .map(|_| ())
-        });
-        match waited {
-            Ok(()) => Ok(true),
-            Err(hpyx_engine::WaitError::Timeout) => Ok(false),
-            Err(e) => Err(errors::wait_error(e)),
-        }
+        wait(py, &self.future, deadline(timeout)?)
     }
 
     fn outcome_to_py(&self, py: Python<'_>) -> PyResult<PyValue> {
@@ -147,7 +162,7 @@ impl PyNode {
             runtime::check_not_forked()?;
         }
         self.future.on_complete(move || {
-            let _ = crate::runtime::attach(|py| {
+            let _ = thread_state::attach(|py| {
                 // A panic here would unwind out of `on_complete` itself when
                 // the node is already finished: report it like an exception.
                 let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -163,19 +178,6 @@ impl PyNode {
             });
         });
         Ok(())
-    }
-
-    /// A node that runs `func(value, *args, **kwargs)` once this succeeds.
-    #[pyo3(signature = (func, args, kwargs=None, name=None))]
-    fn then(
-        &self,
-        py: Python<'_>,
-        func: PyValue,
-        args: Py<PyTuple>,
-        kwargs: Option<Py<PyDict>>,
-        name: Option<String>,
-    ) -> PyResult<PyNode> {
-        tasks::then(py, self, func, args, kwargs, name)
     }
 
     fn __repr__(&self) -> String {
@@ -254,3 +256,4 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPromise>()?;
     Ok(())
 }
+

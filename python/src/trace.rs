@@ -5,7 +5,8 @@
 //! costs one relaxed load more. On, each finished task formats one line
 //! (`hpyx_viz::TraceRecord`) into a buffered file behind a mutex.
 //! `HPYX_TRACE_PATH` switches it on when the runtime starts; shutdown and
-//! `disable_tracing()` flush it.
+//! `disable_tracing()` flush it. The Python functions that switch it are in
+//! `debug.rs`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,8 +17,6 @@ use hpyx_graph::{FinishHook, FinishedNode, TaskGraph};
 use hpyx_viz::TraceRecord;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-
-use crate::runtime::runtime;
 
 /// The open trace file.
 struct TraceSink {
@@ -88,27 +87,7 @@ pub(crate) fn disable(graph: Option<TaskGraph>) {
     }
 }
 
-/// `hpyx.debug.enable_tracing(path)`.
-#[pyfunction]
-fn enable_tracing(path: PathBuf) -> PyResult<()> {
-    enable(runtime()?.graph, path)
-}
-
-/// `hpyx.debug.disable_tracing()`: stops tracing and flushes the file.
-#[pyfunction]
-fn disable_tracing() {
-    disable(crate::runtime::running_graph());
-}
-
 /// True while tracing is on.
-#[pyfunction]
-fn is_tracing() -> bool {
+pub(crate) fn is_on() -> bool {
     lock_sink().is_some()
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
-    m.add_function(wrap_pyfunction!(disable_tracing, m)?)?;
-    m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
-    Ok(())
 }

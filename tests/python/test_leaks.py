@@ -306,7 +306,7 @@ def test_untracked_task_futures_are_tracked_before_they_can_close_a_cycle(make, 
         f = ex.submit(int, 3) if make == "submit" else hpyx.async_(int, 3)
         assert f.result(timeout=WAIT) == 3
         # GIL builds only: the free-threaded collector handles untracked
-        # objects badly (see `tasks::wrap`).
+        # objects badly (see `wrap` in python/src/future/make.rs).
         assert gc.is_tracked(f) == (not getattr(sys, "_is_gil_enabled", lambda: True)())
         if how == "setattr":
             f.me = [f]
