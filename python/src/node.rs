@@ -257,3 +257,32 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_reads_a_timeout_as_the_stdlib_does() {
+        assert_eq!(deadline(None).unwrap(), None);
+        let before = Instant::now();
+        // A negative timeout has passed already.
+        let past = deadline(Some(-5.0)).unwrap().unwrap();
+        assert!(past >= before && past <= Instant::now());
+        let later = deadline(Some(2.5)).unwrap().unwrap();
+        assert!(later >= before + Duration::from_millis(2500));
+        // Timeouts too long for a `Duration` are a far deadline, not a panic.
+        for huge in [1e300, f64::INFINITY] {
+            let far = deadline(Some(huge)).unwrap().unwrap();
+            assert!(far >= before + Duration::from_secs(1_000_000));
+        }
+        Python::initialize();
+        Python::attach(|py| {
+            let err = deadline(Some(f64::NAN)).unwrap_err();
+            assert!(err.is_instance_of::<PyValueError>(py));
+            assert_eq!(
+                err.value(py).to_string(),
+                "timeout must be a number, got nan"
+            );
+        });
+    }
+}
