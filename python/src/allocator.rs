@@ -6,11 +6,11 @@
 //! block has anyway. mimalloc 3 serves such a request from the size class's
 //! page only while that page has a free block; otherwise, unless the class
 //! is a power of two, it over-allocates `size + align - 1` bytes, which is
-//! the next class up. Nothing but aligned requests reaching it, a class like
-//! 112 bytes never gets a page: a 112-byte node took a 128-byte block (an
-//! eighth of its memory wasted, measured: `BENCHMARKS.md`, "Memory per
-//! pending task"). So, as Rust's own `System` allocator does with `malloc`,
-//! small alignments go to plain `mi_malloc`.
+//! the next class up. With nothing but aligned requests reaching it, a class
+//! like 112 bytes would never get a page, and a 112-byte node would take a
+//! 128-byte block (an eighth of its memory wasted: `BENCHMARKS.md`, "Memory
+//! per pending task"). So, as Rust's own `System` allocator does with
+//! `malloc`, small alignments go to plain `mi_malloc`.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;

@@ -2,9 +2,9 @@
 //! shutdown, in fixed-size chunks.
 //!
 //! One entry per pending task, so its growth is memory every pending task
-//! costs. A doubling `Vec` cost ~31 bytes of RSS per 16-byte entry (spare
-//! capacity after each doubling, and the old buffer still resident while
-//! the new one fills); in chunks of `CHUNK` entries the list grows a chunk
+//! costs. A doubling `Vec` would cost ~31 bytes of RSS per 16-byte entry
+//! (spare capacity after each doubling, and the old buffer still resident
+//! while the new one fills); in chunks of `CHUNK` entries the list grows a chunk
 //! at a time, never copies, and a prune rebuilds it chunk by chunk, freeing
 //! each old chunk as soon as it is read.
 
