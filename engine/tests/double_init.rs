@@ -4,6 +4,7 @@
 use hpyx_engine::{
     global_pool, init_global, is_global_running, shutdown_global, Config, ShutdownPolicy,
 };
+use hpyx_testkit::recv;
 
 #[test]
 fn double_init() {
@@ -49,8 +50,7 @@ fn double_init() {
 
     let (tx, rx) = std::sync::mpsc::channel();
     first.spawn(move || tx.send(()).unwrap()).unwrap();
-    rx.recv_timeout(std::time::Duration::from_secs(30))
-        .expect("the global pool runs jobs");
+    recv(&rx, "a job on the global pool");
     shutdown_global(ShutdownPolicy::Drain).unwrap();
     assert!(!is_global_running());
 }
