@@ -9,7 +9,8 @@ use hpyx_engine::{
     global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy,
 };
 use hpyx_graph::{NodeState, Outcome, TaskGraph};
-use hpyx_tests::{get, outcome, wait_for};
+use hpyx_testkit::wait_for;
+use hpyx_tests::{get, outcome};
 
 #[test]
 fn graph_on_the_global_pool() {
