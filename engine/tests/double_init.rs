@@ -7,7 +7,7 @@ use hpyx_engine::{
 use hpyx_testkit::recv;
 
 #[test]
-fn double_init() {
+fn a_second_init_returns_the_same_pool_or_names_both_sizes() {
     assert!(!is_global_running());
     assert!(global_pool().unwrap_err().is_not_started());
     // A rejected config leaves the global pool unstarted.

@@ -127,7 +127,7 @@ fn worker_indices_are_zero_based_and_none_outside() {
 }
 
 #[test]
-fn thread_names_and_worker_hooks() {
+fn workers_are_named_and_run_start_and_exit_hooks_once() {
     let started = Arc::new(Mutex::new(Vec::new()));
     let exited = Arc::new(Mutex::new(Vec::new()));
     let (s, e) = (Arc::clone(&started), Arc::clone(&exited));
@@ -165,7 +165,7 @@ fn thread_names_and_worker_hooks() {
 }
 
 #[test]
-fn lifo_for_the_owner() {
+fn a_worker_runs_its_own_jobs_newest_first() {
     // One worker: nobody steals, so the order is the owner's.
     let pool = test_pool(1);
     let order = Arc::new(Mutex::new(Vec::new()));

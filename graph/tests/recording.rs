@@ -112,7 +112,7 @@ fn snapshot_of_a_pending_graph_follows_held_inputs() {
 }
 
 #[test]
-fn timing_without_recording() {
+fn timing_alone_stamps_the_nodes_made_while_it_is_on() {
     let g = test_graph(1);
     g.set_timing(true);
     let a = g.spawn("a", || Ok(()));
@@ -136,7 +136,7 @@ fn timing_without_recording() {
 }
 
 #[test]
-fn recorded_100k_graph_snapshot() {
+fn a_recorded_100k_chain_snapshots_as_one_path() {
     const N: usize = 100_000;
     let g = small_stack_graph(2);
     let g2 = *g;
@@ -168,7 +168,7 @@ fn recorded_100k_graph_snapshot() {
 }
 
 #[test]
-fn snapshots_from_parts() {
+fn a_snapshot_from_parts_keeps_only_edges_between_its_nodes() {
     let info = |id: u64, state: NodeState| NodeInfo {
         id: NodeId(id),
         name: format!("n{id}"),

@@ -183,7 +183,7 @@ fn fib(g: TaskGraph, n: u64) -> u64 {
 }
 
 #[test]
-fn nested_waits_on_two_workers() {
+fn recursive_nested_waits_finish_on_two_workers() {
     let g = test_graph(2);
     let g2 = *g;
     let roots: Vec<_> = (0..4)
@@ -197,7 +197,7 @@ fn nested_waits_on_two_workers() {
 /// Snapshots taken in a loop while a recorded DAG runs never show a node
 /// ready, running or finished while one of its inputs is unfinished.
 #[test]
-fn snapshot_consistency_while_running() {
+fn snapshots_never_show_a_node_ahead_of_its_inputs() {
     const LAYERS: usize = size(12, 3);
     const WIDTH: usize = size(40, 4);
     let g = test_graph(2);
@@ -335,7 +335,7 @@ fn promise_completion_races_cancel() {
 /// Inputs of `when_any` finish at once on several threads: one winner, which
 /// has finished, and the dependents run once.
 #[test]
-fn when_any_races() {
+fn when_any_reports_one_finished_input_of_racing_completions() {
     const ROUNDS: usize = size(300, 5);
     const INPUTS: usize = 3;
     let g = test_graph(2);

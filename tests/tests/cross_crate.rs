@@ -51,7 +51,7 @@ fn a_worker_waits_on_a_node_of_another_pool() {
 }
 
 #[test]
-fn latches_cross_pools() {
+fn a_latch_set_on_one_pool_wakes_a_waiter_on_another() {
     let a = ThreadPool::new(Config::new().num_workers(1)).unwrap();
     let b = ThreadPool::new(Config::new().num_workers(1)).unwrap();
     for _ in 0..size(200, 5) {
