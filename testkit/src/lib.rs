@@ -1,7 +1,6 @@
 //! # hpyx-testkit: helpers shared by hpyx's Rust tests
 //!
-//! Used as a dev-dependency by the engine's tests, the graph's tests and the
-//! cross-crate tests. Every wait here is bounded by [`TIMEOUT`], so a hang
+//! Used by the engine's tests, the graph's tests and the cross-crate tests. Every wait here is bounded by [`TIMEOUT`], so a hang
 //! fails the test instead of blocking the run.
 //!
 //! The crate knows nothing of the pool or the graph (they depend on it for
