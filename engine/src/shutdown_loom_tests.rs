@@ -20,9 +20,9 @@
 //! ended is bookkeeping outside the model (`std` atomics, `Relaxed`: loom
 //! runs every model thread on one OS thread, so they add no interleavings).
 //!
-//! Not covered: several workers stealing from each other (a second worker
-//! multiplies the executions past what a test run can afford), the start
-//! and idle hooks, panics in jobs, and a job's tail job.
+//! Not covered: `Cancel` and racing pushes with two workers (a second
+//! worker multiplies the executions past what a test run can afford), the
+//! start and idle hooks, panics in jobs, and a job's tail job.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -105,7 +105,7 @@ fn one_worker() -> Config {
     Config::new().num_workers(1).stack_size(None)
 }
 
-/// At most 3 preemptions per execution, for run time: the five models take
+/// At most 3 preemptions per execution, for run time: the six models take
 /// about a minute together under `--release`, where unbounded the smallest
 /// explores 74 thousand executions and the `Cancel` one without a racer 630
 /// thousand (two minutes), and a bound of 4 takes as long for one model with
@@ -252,5 +252,31 @@ fn loom_concurrent_shutdowns_both_wait_for_the_worker_and_cancel_wins() {
             "the worker's push was refused"
         );
         assert_eq!(ledger.endings(CHILD), ledger.runs(PARENT));
+    });
+}
+
+/// Two workers: the parent is pushed from outside and its child onto the
+/// deque of whichever worker runs it, where the other may steal it; a
+/// `Drain` shutdown races both workers searching, stealing and going to
+/// sleep. Each job runs exactly once, and both workers end (else the join
+/// deadlocks).
+#[test]
+fn loom_drain_with_two_workers_runs_each_job_once() {
+    model(|| {
+        let ledger = Arc::new(Ledger::default());
+        let pool = ThreadPool::new(one_worker().num_workers(2)).unwrap();
+        push(&pool, PARENT, &ledger);
+        pool.shutdown(ShutdownPolicy::Drain).unwrap();
+        assert_each_job_ended_once(&ledger, &[PARENT]);
+        assert_eq!(
+            ledger.runs(PARENT),
+            1,
+            "Drain lost the job pushed before it"
+        );
+        assert_eq!(
+            ledger.runs(CHILD),
+            1,
+            "Drain lost the job pushed while draining"
+        );
     });
 }
