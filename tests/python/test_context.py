@@ -16,7 +16,8 @@ import concurrent.futures as cf
 import contextvars
 
 import pytest
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 

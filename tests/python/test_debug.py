@@ -17,7 +17,8 @@ import time
 import pytest
 
 import hpyx
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 # Tracing, recording and the progress hooks are process-global.
 pytestmark = pytest.mark.thread_unsafe(reason="tracing and recording are process-global")

@@ -12,7 +12,8 @@ import traceback
 import weakref
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 

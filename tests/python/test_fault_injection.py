@@ -23,7 +23,8 @@ import pytest
 import hpyx
 from hpyx import _core
 
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="the fault switch is process-global")
 

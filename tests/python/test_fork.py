@@ -14,7 +14,7 @@ around the fork and use ``signal.alarm`` in the child.
 
 from __future__ import annotations
 
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 # Waits for a child with a deadline; a hung child is killed and reported.
 _WAIT_CHILD = """
@@ -71,7 +71,7 @@ assert hpyx.async_(pow, 3, 3).result(timeout=10) == 27
 print("parent ok")
 """,
         flags=("-W", "error"),
-        faulthandler=False,
+        watchdog=False,
         timeout=60,
     )
     assert_clean_exit(proc)

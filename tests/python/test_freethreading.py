@@ -21,14 +21,16 @@ import collections
 import concurrent.futures as cf
 import random
 import sys
+import sysconfig
 import threading
 
 import pytest
+from conftest import WAIT
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 import hpyx
-from _helpers import FREE_THREADED, assert_clean_exit, describe, run_py
 
-WAIT = 30.0
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 @pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded (3.13t) build")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 import hpyx
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
 

@@ -19,7 +19,7 @@ import json
 
 import pytest
 
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 # Latency bound for the assertion; the contract's target is 0.2 s.
 LATENCY_BOUND = 1.0

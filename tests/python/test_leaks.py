@@ -33,7 +33,8 @@ import pytest
 
 import hpyx
 
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 # -- F33 ------------------------------------------------------------------------------
 

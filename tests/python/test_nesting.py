@@ -20,7 +20,7 @@ import time
 import pytest
 
 import hpyx
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
 
@@ -127,7 +127,7 @@ print("baseline=%d workers=%d max_seen=%d after=%d" % (baseline, workers, seen[0
         env={"HPYX_OS_THREADS": str(workers)},
         args=(str(n),),
         timeout=150,
-        faulthandler=False,  # its watchdog would be one more thread
+        watchdog=False,  # its watchdog would be one more thread
     )
     assert_clean_exit(proc)
     fields = dict(kv.split("=") for kv in proc.stdout.split())

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import WAIT, check_py, run_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 
@@ -440,12 +441,7 @@ def test_gil_stays_disabled_on_free_threaded_build():
         assert not sys._is_gil_enabled()
         print("ok")
         """,
-        args=("-W", "error"),
+        flags=("-W", "error"),
     )
     assert proc.stdout.strip() == "ok"
     assert "RuntimeWarning" not in proc.stderr and "GIL" not in proc.stderr, proc.stderr
-
-
-def test_run_py_helper_reports_failures():
-    proc = run_py("import sys; print('out'); sys.exit(3)")
-    assert proc.returncode == 3 and proc.stdout.strip() == "out"

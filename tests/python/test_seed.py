@@ -7,7 +7,8 @@ import concurrent.futures as cf
 import threading
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 # -- D23: the script ends with work pending or running -------------------------------
 
@@ -410,7 +410,7 @@ def test_daemon_threads_waiting_through_finalization_never_touch_python():
     # Rounds four at a time, so enough of them fit in a few seconds.
     def one_round(_):
         return run_py(
-            _DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, faulthandler=False
+            _DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, watchdog=False
         )
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

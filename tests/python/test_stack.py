@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-from conftest import check_py, run_py
+from fresh_interpreter import check_py, run_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="subprocesses with their own pools")
 
