@@ -1,4 +1,4 @@
-"""Checklist E31: what of the submitting thread's context reaches a task.
+"""What of the submitting thread's context reaches a task.
 
 Decided (README, "Behaviour where the stdlib has no answer"): as with
 ``ThreadPoolExecutor``, a task runs in its worker thread's own context, so

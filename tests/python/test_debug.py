@@ -1,8 +1,7 @@
 """hpyx.debug: recording, DOT/JSON/Chrome-trace export, rendering, progress.
 
-Contract section 6 and checklist items 21, 41. DOT is validated with
-Graphviz's `dot -Tsvg` (installed by scripts/setup.sh; a missing `dot` fails
-these tests rather than skipping them).
+DOT is validated with Graphviz's `dot -Tsvg` (installed by scripts/setup.sh;
+a missing `dot` fails these tests rather than skipping them).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Fault injection (reliability checklist: the contract's "a Rust panic inside
-the runtime reaches the user as an ordinary exception on that future").
+"""Fault injection: a Rust panic inside the runtime reaches the user as an
+ordinary exception on that future.
 
 The dev/test builds (``scripts/setup.sh``) compile ``hpyx._core`` with the
 ``fault-injection`` feature: ``_core._inject_panic(point, count)`` makes the

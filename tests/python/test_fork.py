@@ -1,6 +1,6 @@
-"""Checklist D26/D27: import starts no threads; fork before and after the pool.
+"""Import starts no threads; fork before and after the pool.
 
-Decided behaviour: before the pool starts, ``os.fork()`` is harmless (the
+Before the pool starts, ``os.fork()`` is harmless (the
 child starts its own pool on first use). After the pool has started, every
 hpyx call in the child that would need the pool -- including waiting on a
 future that is not finished yet -- raises a clear ``RuntimeError`` that

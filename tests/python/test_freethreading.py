@@ -1,4 +1,4 @@
-"""Free-threaded Python (api-contract section 7, checklist item 28).
+"""Free-threaded Python.
 
 - On a free-threaded build, ``import hpyx`` leaves the GIL disabled and
   emits no ``RuntimeWarning`` (the extension declares ``gil_used = false``).
@@ -114,8 +114,8 @@ def test_python_tasks_run_in_parallel():
         assert spin[0] == "spin: ('done', 'done')", describe(proc)
     else:
         # Under the GIL the two spinners cannot run at once: the handshake
-        # gets stuck until the first one gives up. (The contract promises
-        # parallel callbacks on free-threaded builds only.)
+        # gets stuck until the first one gives up. (Callbacks run in
+        # parallel on free-threaded builds only.)
         assert "stuck" in spin[0], describe(proc)
 
 

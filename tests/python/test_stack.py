@@ -1,4 +1,4 @@
-"""Worker stacks and deep recursion (reliability checklist G40).
+"""Worker stacks and deep recursion.
 
 - The worker stack size is configurable: ``hpyx.init(cfg=["stack_size=N"])``
   gives every worker thread a stack of N bytes (read back inside a task with
