@@ -10,10 +10,11 @@ in the test process. Every test does it through ``run_py``, which:
   settings that would change what the script sees (``PYTHON_GIL``,
   ``PYTHONWARNINGS``), plus ``PYTHONFAULTHANDLER=1`` (a crash prints the
   stacks) and the test's ``env``;
-- starts it in a session of its own and, if it outlives ``timeout``, kills
-  its whole process group (the child and anything it started, so no
-  grandchild keeps the output pipes open) and fails the test with what the
-  child had printed: a hang fails instead of blocking the suite;
+- starts it in a session of its own and, if it outlives ``timeout`` (or the
+  test is interrupted), kills its whole process group (the child and
+  anything it started, so no grandchild keeps the output pipes open) and
+  fails the test with what the child had printed: a hang fails instead of
+  blocking the suite;
 - with ``watchdog=True`` (the default), first arms
   ``faulthandler.dump_traceback_later(timeout - 5, exit=True)`` in the
   script, so a hang also prints every thread's stack before the kill. The
@@ -83,17 +84,24 @@ def run_py(code, *, env=None, timeout=60, flags=(), args=(), watchdog=True):
     )
     try:
         out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException as exc:
+        # The timeout, or the test interrupted (pytest-timeout, Ctrl-C):
+        # nothing the child started may outlive the test.
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         out, err = proc.communicate()
-        pytest.fail(
-            "subprocess hung (its process group was killed after %ss)\n"
-            "--- stdout ---\n%s\n--- stderr ---\n%s" % (timeout, out, err)
-        )
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if not isinstance(exc, subprocess.TimeoutExpired):
+            raise
+    else:
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    # Outside the except block, so the report is not buried under the
+    # TimeoutExpired (which repeats the whole script).
+    pytest.fail(
+        "subprocess hung (its process group was killed after %ss)\n"
+        "--- stdout ---\n%s\n--- stderr ---\n%s" % (timeout, out, err)
+    )
 
 
 def check_py(code, **kwargs):
