@@ -1,7 +1,11 @@
-"""Errors and callbacks: a task's exception reaches its waiters and dependents as
-the same object, with the user's frame; no reference cycle keeps a failing
-frame alive; done callbacks; SystemExit and KeyboardInterrupt inside a task;
-odd arguments."""
+"""Errors and callbacks.
+
+A task's exception reaches its waiters and dependents as the same object,
+with the user's frame and a note naming the task; no reference cycle keeps
+a failing frame alive; done callbacks that raise are logged and the rest
+run; SystemExit and KeyboardInterrupt inside a task are stored and the
+worker survives; odd arguments and callables fail clearly.
+"""
 
 from __future__ import annotations
 
