@@ -5,7 +5,7 @@
 # a pause while tasks block on each other, on CPython 3.11 and 3.13t.
 #
 #   ci/soak.sh                          # 5 minutes of DAGs per interpreter
-#   HPYX_SOAK_SECONDS=1800 ci/soak.sh   # the checklist's 30 minutes
+#   HPYX_SOAK_SECONDS=1800 ci/soak.sh   # 30 minutes per interpreter
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,13 +1,23 @@
-//! The `crate::loom` facade: the synchronisation primitives that the loom
-//! model checker can swap in.
+//! The `crate::loom` facade: the primitives that the loom model checker
+//! swaps in, as tokio's `loom` module does.
 //!
-//! Only the protocols we own and model (the sleep/wake handshake and the
-//! latch state word) import from here; everything else uses `std` directly.
-//! Build with `RUSTFLAGS="--cfg loom"` to run the models
-//! (`cargo test -p hpyx-engine --release --lib loom`).
+//! The protocols we own and model import from here instead of `std`: the
+//! sleep/wake handshake, the latch state word, and the registry's shutdown
+//! gate, worker threads and queues. Without `--cfg loom` every name is the
+//! `std` (or crossbeam-deque) item itself, so the normal build pays nothing.
+//! Under `--cfg loom` the queues are [`deque`]'s mutex-backed stand-in,
+//! because crossbeam-deque's atomics are invisible to loom.
+//!
+//! Run the models with `make loom`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync;
+pub(crate) use loom::{sync, thread};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync;
+pub(crate) use std::{sync, thread};
+
+#[cfg(loom)]
+pub(crate) mod deque;
+
+#[cfg(not(loom))]
+pub(crate) use crossbeam_deque as deque;

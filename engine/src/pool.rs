@@ -91,7 +91,7 @@ impl ThreadPool {
         self.registry.pid()
     }
 
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }

@@ -14,15 +14,15 @@
 //! 4. Join the workers, then cancel whatever is left in the injector (with
 //!    `Drain` nothing is, because of step 1 and 3).
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::PoolError;
 use crate::job::JobRef;
+use crate::loom::deque::{Injector, Steal, Stealer, Worker};
+use crate::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::thread::{self, JoinHandle};
 use crate::sleep::Sleep;
 use crate::worker;
 
@@ -70,8 +70,7 @@ impl Registry {
             threads: Mutex::new(Vec::with_capacity(n)),
         });
         for (index, deque) in deques.into_iter().enumerate() {
-            let mut builder =
-                std::thread::Builder::new().name(registry.config.thread_name_for(index));
+            let mut builder = thread::Builder::new().name(registry.config.thread_name_for(index));
             if let Some(size) = registry.config.get_stack_size() {
                 builder = builder.stack_size(size);
             }
@@ -88,7 +87,7 @@ impl Registry {
         Ok(registry)
     }
 
-    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+    fn lock_threads(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
         self.threads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -170,7 +169,7 @@ impl Registry {
         // Step 1.
         self.gate.fetch_or(GATE_TERMINATED, Ordering::AcqRel);
         while self.gate.load(Ordering::Acquire) & !GATE_TERMINATED != 0 {
-            std::thread::yield_now();
+            thread::yield_now();
         }
         // Step 2. A later call never weakens Cancel into Drain.
         let wanted = match policy {

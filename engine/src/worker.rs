@@ -6,9 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crossbeam_deque::{Steal, Worker};
-
 use crate::job::JobRef;
+use crate::loom::deque::{Steal, Worker};
 use crate::registry::Registry;
 use crate::sleep::IdleState;
 
@@ -30,8 +29,16 @@ pub(crate) struct WorkerThread {
 /// pushed from outside is not starved by a deque that never empties.
 const INJECTOR_INTERVAL: u32 = 61;
 
+#[cfg(not(loom))]
 thread_local! {
     static CURRENT: RefCell<Option<Rc<WorkerThread>>> = const { RefCell::new(None) };
+}
+
+// loom runs every model thread on one OS thread, so a `std` thread-local
+// would be shared by all of them. (loom's macro takes no `const` block.)
+#[cfg(loom)]
+loom::thread_local! {
+    static CURRENT: RefCell<Option<Rc<WorkerThread>>> = RefCell::new(None);
 }
 
 /// Calls `f` with the calling thread's worker state, if it is a worker.
@@ -109,6 +116,9 @@ impl WorkerThread {
         loop {
             match catch_unwind(AssertUnwindSafe(|| self.work_until_terminated())) {
                 Ok(()) => return,
+                // In a loom model a panic here is the model failing (a
+                // deadlock found, or a broken check): it must reach loom.
+                Err(payload) if cfg!(loom) => std::panic::resume_unwind(payload),
                 Err(payload) => report_panic("the worker loop", &*payload),
             }
         }

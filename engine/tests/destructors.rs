@@ -6,8 +6,12 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
-use common::{recv, try_wait_for, wait_for, within_timeout, DropCounter, DropToken, PoolGuard};
+use common::test_pool;
 use hpyx_engine::{Config, FnJob, Job, JobRef, ShutdownPolicy, ThreadPool};
+use hpyx_testkit::{
+    recv, silence_expected_panics, size, try_wait_for, wait_for, within_timeout, DropCounter,
+    DropToken,
+};
 
 /// A job that counts its runs, cancels and drops.
 struct Tracked {
@@ -61,8 +65,8 @@ impl Counts {
 
 #[test]
 fn destructors() {
-    const N: usize = common::size(1_000, 20);
-    let pool = PoolGuard::new(2);
+    const N: usize = size(1_000, 20);
+    let pool = test_pool(2);
     let drops = DropCounter::new();
     let runs = Arc::new(AtomicUsize::new(0));
     for _ in 0..N {
@@ -80,8 +84,8 @@ fn destructors() {
 
 #[test]
 fn custom_jobs_are_dropped_once_after_running() {
-    const N: usize = common::size(1_000, 20);
-    let pool = PoolGuard::new(2);
+    const N: usize = size(1_000, 20);
+    let pool = test_pool(2);
     let counts = Counts::new();
     for _ in 0..N {
         assert!(pool.push(counts.job()).is_ok());
@@ -93,9 +97,9 @@ fn custom_jobs_are_dropped_once_after_running() {
 
 #[test]
 fn panicking_closures_are_dropped_once() {
-    common::silence_expected_panics();
-    const N: usize = common::size(20, 4);
-    let pool = PoolGuard::new(2);
+    silence_expected_panics();
+    const N: usize = size(20, 4);
+    let pool = test_pool(2);
     let drops = DropCounter::new();
     for _ in 0..N {
         let token = drops.token();
@@ -112,7 +116,7 @@ fn panicking_closures_are_dropped_once() {
 
 #[test]
 fn cancelled_jobs_and_closures_are_dropped_once() {
-    const N: usize = common::size(1_000, 20);
+    const N: usize = size(1_000, 20);
     let pool = ThreadPool::new(Config::new().num_workers(1)).unwrap();
     // Keep the only worker busy until shutdown has begun.
     let release = Arc::new(AtomicBool::new(false));
@@ -214,8 +218,8 @@ fn tail_jobs_are_dropped_once() {
             })
         }
     }
-    const LEN: usize = common::size(1_000, 20);
-    let pool = PoolGuard::new(2);
+    const LEN: usize = size(1_000, 20);
+    let pool = test_pool(2);
     let drops = DropCounter::new();
     let head = Arc::new(Chain {
         left: LEN - 1,

@@ -12,7 +12,7 @@ fn threads() -> usize {
 }
 
 #[test]
-fn global_lazy() {
+fn the_global_pool_starts_no_thread_before_first_use() {
     if std::fs::metadata("/proc/self/task").is_err() {
         eprintln!("no /proc/self/task: skipped");
         return;

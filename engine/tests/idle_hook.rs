@@ -6,6 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use hpyx_engine::{Config, ShutdownPolicy, ThreadPool};
+use hpyx_testkit::{recv, wait_for};
 
 #[test]
 fn idle_hook_runs_after_work_runs_out() {
@@ -29,18 +30,13 @@ fn idle_hook_runs_after_work_runs_out() {
             tx.send(()).unwrap();
         })
         .unwrap();
-        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        recv(&rx, "the job");
         // The worker goes idle after each job, so the hook has run at least
         // once per round (plus once at start if it was idle before the first
         // job arrived).
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while idle.load(Ordering::SeqCst) < round {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "idle hook not called after round {round}"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for(&format!("the idle hook after round {round}"), || {
+            idle.load(Ordering::SeqCst) >= round
+        });
     }
     pool.shutdown(ShutdownPolicy::Drain).unwrap();
 }

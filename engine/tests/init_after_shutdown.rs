@@ -7,7 +7,7 @@ use hpyx_engine::{
 };
 
 #[test]
-fn init_after_shutdown() {
+fn the_global_pool_cannot_start_again_after_shutdown() {
     let pool = init_global(Config::new().num_workers(1)).unwrap();
     shutdown_global(ShutdownPolicy::Drain).unwrap();
     assert!(pool.is_shut_down());

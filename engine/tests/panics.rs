@@ -6,15 +6,16 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use common::{recv, wait_for, PoolGuard, TimedBarrier};
+use common::test_pool;
 use hpyx_engine::{panic_message, Config, ShutdownPolicy, ThreadPool};
+use hpyx_testkit::{recv, silence_expected_panics, size, wait_for, TimedBarrier};
 
 #[test]
 fn panics_are_caught_and_every_worker_lives_on() {
-    common::silence_expected_panics();
+    silence_expected_panics();
     const WORKERS: usize = 3;
-    const PANICS: usize = common::size(30, 3);
-    let pool = PoolGuard::new(WORKERS);
+    const PANICS: usize = size(30, 3);
+    let pool = test_pool(WORKERS);
     let attempted = Arc::new(AtomicUsize::new(0));
     for i in 0..PANICS {
         let attempted = Arc::clone(&attempted);
@@ -48,8 +49,8 @@ fn panics_are_caught_and_every_worker_lives_on() {
 
 #[test]
 fn the_next_job_runs_on_the_same_worker() {
-    common::silence_expected_panics();
-    let pool = PoolGuard::new(1);
+    silence_expected_panics();
+    let pool = test_pool(1);
     let (tx, rx) = mpsc::channel();
     pool.spawn(|| panic!("first (expected panic)")).unwrap();
     pool.spawn(move || tx.send(hpyx_engine::current_worker_index()).unwrap())
@@ -59,7 +60,7 @@ fn the_next_job_runs_on_the_same_worker() {
 
 #[test]
 fn panicking_hooks_do_not_kill_the_pool() {
-    common::silence_expected_panics();
+    silence_expected_panics();
     let exits = Arc::new(Mutex::new(0));
     let e = Arc::clone(&exits);
     let pool = ThreadPool::new(
@@ -87,7 +88,7 @@ fn panic_message_reads_common_payloads() {
     assert_eq!(panic_message(&*s), "owned");
     let s: Box<dyn std::any::Any + Send> = Box::new(42u8);
     assert_eq!(panic_message(&*s), "<non-string panic payload>");
-    common::silence_expected_panics();
+    silence_expected_panics();
     let payload =
         std::panic::catch_unwind(|| panic!("formatted {} (expected panic)", 7)).unwrap_err();
     assert_eq!(panic_message(&*payload), "formatted 7 (expected panic)");

@@ -1,14 +1,12 @@
 //! Shutdown: `Drain` runs everything queued and everything it spawns,
 //! `Cancel` cancels what is queued, and every accepted job ends exactly once.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{recv, try_wait_for, wait_for, within_timeout};
 use hpyx_engine::{Config, Job, JobRef, ShutdownPolicy, ThreadPool};
+use hpyx_testkit::{recv, silence_expected_panics, size, try_wait_for, wait_for, within_timeout};
 
 /// A job that counts how it ended.
 struct CountingJob {
@@ -58,7 +56,7 @@ fn tree(pool: ThreadPool, depth: u32, count: Arc<AtomicUsize>) {
 
 #[test]
 fn drain_runs_everything_queued_and_spawned() {
-    const ROOTS: usize = common::size(200, 10);
+    const ROOTS: usize = size(200, 10);
     const DEPTH: u32 = 4;
     let pool = pool(2);
     let count = Arc::new(AtomicUsize::new(0));
@@ -103,7 +101,7 @@ fn drain_with_a_blocked_worker_runs_the_backlog() {
 /// worker must not see the terminate flag before it sees the job.
 #[test]
 fn drain_right_after_a_push_runs_the_job() {
-    const ROUNDS: usize = common::size(3_000, 10);
+    const ROUNDS: usize = size(3_000, 10);
     let mut lost = 0;
     for round in 0..ROUNDS {
         let pool = pool(1);
@@ -133,8 +131,8 @@ fn drain_right_after_a_push_runs_the_job() {
 
 #[test]
 fn cancel_cancels_the_backlog_and_counts_add_up() {
-    const ROUNDS: usize = common::size(20, 2);
-    const JOBS: usize = common::size(1_000, 20);
+    const ROUNDS: usize = size(20, 2);
+    const JOBS: usize = size(1_000, 20);
     for _ in 0..ROUNDS {
         let pool = pool(2);
         let runs = Arc::new(AtomicUsize::new(0));
@@ -205,7 +203,7 @@ fn cancel_with_a_blocked_worker_cancels_jobs_spawned_inside() {
 #[test]
 fn pushes_racing_shutdown_are_run_cancelled_or_handed_back() {
     const PUSHERS: usize = 3;
-    const JOBS: usize = common::size(2_000, 20);
+    const JOBS: usize = size(2_000, 20);
     for policy in [ShutdownPolicy::Drain, ShutdownPolicy::Cancel] {
         let pool = pool(2);
         let runs = Arc::new(AtomicUsize::new(0));
@@ -341,7 +339,7 @@ fn a_panicking_cancel_does_not_escape_shutdown() {
             panic!("cancel panics (expected panic)");
         }
     }
-    common::silence_expected_panics();
+    silence_expected_panics();
     let pool = pool(1);
     let release = block_worker(&pool);
     let runs = Arc::new(AtomicUsize::new(0));

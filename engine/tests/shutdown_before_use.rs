@@ -8,7 +8,7 @@ use hpyx_engine::{
 };
 
 #[test]
-fn shutdown_before_use() {
+fn shutdown_before_first_use_forbids_starting_later() {
     assert!(global_pool().unwrap_err().is_not_started());
     shutdown_global(ShutdownPolicy::Cancel).unwrap();
     assert!(!is_global_running());

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{deadline, recv, try_wait_for, wait_for, PoolGuard, TimedBarrier, TIMEOUT};
+use common::{test_pool, test_pool_with};
 use hpyx_engine::{
     current_worker_index, wait_until, Config, FnJob, Job, JobRef, Latch, ShutdownPolicy,
     ThreadPool, WaitError, HOOK_INTERVAL,
 };
+use hpyx_testkit::{deadline, recv, size, try_wait_for, wait_for, TimedBarrier};
 
 fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
     Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect())
@@ -29,7 +30,7 @@ fn assert_each_ran_once(runs: &[AtomicUsize]) {
 
 #[test]
 fn smoke() {
-    let pool = PoolGuard::new(2);
+    let pool = test_pool(2);
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || tx.send(current_worker_index()).unwrap())
         .unwrap();
@@ -42,8 +43,8 @@ fn smoke() {
 
 #[test]
 fn spawn_from_outside_runs_each_job_once() {
-    const N: usize = common::size(2_000, 50);
-    let pool = PoolGuard::new(2);
+    const N: usize = size(2_000, 50);
+    let pool = test_pool(2);
     let runs = counters(N);
     let done = Arc::new(AtomicUsize::new(0));
     for i in 0..N {
@@ -62,11 +63,11 @@ fn spawn_from_outside_runs_each_job_once() {
 
 #[test]
 fn spawn_from_inside_runs_each_job_once() {
-    const N: usize = common::size(2_000, 50);
-    let pool = PoolGuard::new(2);
+    const N: usize = size(2_000, 50);
+    let pool = test_pool(2);
     let runs = counters(N);
     let done = Arc::new(AtomicUsize::new(0));
-    let inner = pool.0.clone();
+    let inner = pool.clone();
     let (r, d) = (Arc::clone(&runs), Arc::clone(&done));
     pool.spawn(move || {
         assert!(inner.current_worker_index().is_some());
@@ -88,8 +89,8 @@ fn spawn_from_inside_runs_each_job_once() {
 
 #[test]
 fn worker_indices_are_zero_based_and_none_outside() {
-    let pool = PoolGuard::new(3);
-    let other = PoolGuard::new(1);
+    let pool = test_pool(3);
+    let other = test_pool(1);
     assert_eq!(current_worker_index(), None);
     assert_eq!(pool.current_worker_index(), None);
     let barrier = Arc::new(TimedBarrier::new(3));
@@ -98,8 +99,8 @@ fn worker_indices_are_zero_based_and_none_outside() {
         let (barrier, tx, p, o) = (
             Arc::clone(&barrier),
             tx.clone(),
-            pool.0.clone(),
-            other.0.clone(),
+            pool.clone(),
+            other.clone(),
         );
         pool.spawn(move || {
             // Three jobs meet at once: they are on three distinct workers.
@@ -126,7 +127,7 @@ fn worker_indices_are_zero_based_and_none_outside() {
 }
 
 #[test]
-fn thread_names_and_worker_hooks() {
+fn workers_are_named_and_run_start_and_exit_hooks_once() {
     let started = Arc::new(Mutex::new(Vec::new()));
     let exited = Arc::new(Mutex::new(Vec::new()));
     let (s, e) = (Arc::clone(&started), Arc::clone(&exited));
@@ -164,11 +165,11 @@ fn thread_names_and_worker_hooks() {
 }
 
 #[test]
-fn lifo_for_the_owner() {
+fn a_worker_runs_its_own_jobs_newest_first() {
     // One worker: nobody steals, so the order is the owner's.
-    let pool = PoolGuard::new(1);
+    let pool = test_pool(1);
     let order = Arc::new(Mutex::new(Vec::new()));
-    let (p, o) = (pool.0.clone(), Arc::clone(&order));
+    let (p, o) = (pool.clone(), Arc::clone(&order));
     pool.spawn(move || {
         for name in ["a", "b", "c"] {
             let o = Arc::clone(&o);
@@ -182,11 +183,11 @@ fn lifo_for_the_owner() {
 
 #[test]
 fn a_blocked_workers_jobs_are_stolen() {
-    const ROUNDS: usize = common::size(200, 5);
-    let pool = PoolGuard::new(2);
+    const ROUNDS: usize = size(200, 5);
+    let pool = test_pool(2);
     for _ in 0..ROUNDS {
         let (tx, rx) = mpsc::channel();
-        let p = pool.0.clone();
+        let p = pool.clone();
         pool.spawn(move || {
             let me = current_worker_index().unwrap();
             let child_ran_on = Arc::new(AtomicUsize::new(usize::MAX));
@@ -232,9 +233,9 @@ fn push_returns_job_after_shutdown() {
 
 #[test]
 fn shutdown_from_a_worker_fails() {
-    let pool = PoolGuard::new(1);
+    let pool = test_pool(1);
     let (tx, rx) = mpsc::channel();
-    let p = pool.0.clone();
+    let p = pool.clone();
     pool.spawn(move || {
         tx.send(p.shutdown(ShutdownPolicy::Drain).map_err(|e| e.to_string()))
             .unwrap()
@@ -257,7 +258,7 @@ fn invalid_configs_are_rejected() {
         assert!(err.is_invalid_config(), "{err}");
         assert!(!err.is_shut_down());
     }
-    let pool = PoolGuard::with_config(Config::new().num_workers(1).stack_size(None));
+    let pool = test_pool_with(Config::new().num_workers(1).stack_size(None));
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || tx.send(()).unwrap()).unwrap();
     recv(&rx, "a job on a default-stack worker");
@@ -273,7 +274,7 @@ fn wait_on_a_set_latch_returns_at_once() {
 
 #[test]
 fn latch_set_from_another_thread_wakes_a_parked_waiter() {
-    const ROUNDS: usize = common::size(2_000, 20);
+    const ROUNDS: usize = size(2_000, 20);
     for i in 0..ROUNDS {
         let latch = Arc::new(Latch::new());
         let setter = Arc::clone(&latch);
@@ -303,7 +304,7 @@ fn wait_times_out_on_a_plain_thread() {
 
 #[test]
 fn wait_times_out_on_a_worker() {
-    let pool = PoolGuard::new(1);
+    let pool = test_pool(1);
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || {
         let latch = Latch::new();
@@ -349,7 +350,7 @@ fn hook_is_called_periodically_and_its_error_interrupts() {
 
 #[test]
 fn hook_interrupts_a_worker_wait() {
-    let pool = PoolGuard::new(1);
+    let pool = test_pool(1);
     let (tx, rx) = mpsc::channel();
     pool.spawn(move || {
         let latch = Latch::new();
@@ -392,10 +393,10 @@ fn nest(pool: ThreadPool, k: usize, limit: usize, results: Arc<Mutex<Vec<(usize,
 #[test]
 fn nested_waits_fail_too_deep_at_max_help_depth() {
     const LIMIT: usize = 4;
-    let pool = PoolGuard::with_config(Config::new().num_workers(1).max_help_depth(LIMIT));
+    let pool = test_pool_with(Config::new().num_workers(1).max_help_depth(LIMIT));
     let results = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();
-    let (p, r) = (pool.0.clone(), Arc::clone(&results));
+    let (p, r) = (pool.clone(), Arc::clone(&results));
     pool.spawn(move || {
         nest(p, 0, LIMIT, r);
         tx.send(()).unwrap();
@@ -425,9 +426,9 @@ fn nested_waits_fail_too_deep_at_max_help_depth() {
 #[test]
 fn a_worker_wait_helps_with_its_own_jobs() {
     // One worker waits for a job it pushed: it must run that job itself.
-    let pool = PoolGuard::new(1);
+    let pool = test_pool(1);
     let (tx, rx) = mpsc::channel();
-    let p = pool.0.clone();
+    let p = pool.clone();
     pool.spawn(move || {
         let latch = Arc::new(Latch::new());
         let setter = Arc::clone(&latch);
@@ -483,7 +484,7 @@ fn tail_jobs_run_next_on_the_same_worker() {
             })
         }
     }
-    let pool = PoolGuard::new(2);
+    let pool = test_pool(2);
     let on = Arc::new(Mutex::new(Vec::new()));
     pool.push(Arc::new(Chain {
         left: 99,
@@ -500,7 +501,7 @@ fn tail_jobs_run_next_on_the_same_worker() {
 
 #[test]
 fn custom_jobs_run_exactly_once() {
-    let pool = PoolGuard::new(2);
+    let pool = test_pool(2);
     let runs = Arc::new(AtomicUsize::new(0));
     let cancels = Arc::new(AtomicUsize::new(0));
     for _ in 0..100 {
@@ -525,5 +526,4 @@ fn error_messages_name_the_problem() {
     let e: WaitError<&str> = WaitError::TooDeep { limit: 7 };
     assert!(e.to_string().contains("max_help_depth=7"), "{e}");
     assert_eq!(WaitError::<&str>::Timeout.to_string(), "the wait timed out");
-    let _ = TIMEOUT;
 }

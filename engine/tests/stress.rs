@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{deadline, recv, try_wait_for, wait_for, PoolGuard};
+use common::test_pool;
 use hpyx_engine::{wait_until, Latch, ThreadPool};
+use hpyx_testkit::{deadline, recv, size, try_wait_for, wait_for, TimedBarrier};
 
 fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
     Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect())
@@ -17,13 +18,13 @@ fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {
 /// job runs exactly once.
 #[test]
 fn stress() {
-    const ROOTS: usize = common::size(64, 4);
-    const FANOUT: usize = common::size(64, 4);
-    let pool = PoolGuard::new(2);
+    const ROOTS: usize = size(64, 4);
+    const FANOUT: usize = size(64, 4);
+    let pool = test_pool(2);
     let runs = counters(ROOTS * FANOUT);
     let roots_done = Arc::new(AtomicUsize::new(0));
     for root in 0..ROOTS {
-        let (p, runs, done) = (pool.0.clone(), Arc::clone(&runs), Arc::clone(&roots_done));
+        let (p, runs, done) = (pool.clone(), Arc::clone(&runs), Arc::clone(&roots_done));
         pool.spawn(move || {
             let latches: Vec<_> = (0..FANOUT)
                 .map(|i| {
@@ -55,13 +56,13 @@ fn stress() {
 #[test]
 fn stampede() {
     const THREADS: usize = 6;
-    const JOBS: usize = common::size(3_000, 20);
-    let pool = PoolGuard::new(2);
+    const JOBS: usize = size(3_000, 20);
+    let pool = test_pool(2);
     let runs = counters(THREADS * JOBS);
     let go = Arc::new(AtomicBool::new(false));
     let pushers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (p, runs, go) = (pool.0.clone(), Arc::clone(&runs), Arc::clone(&go));
+            let (p, runs, go) = (pool.clone(), Arc::clone(&runs), Arc::clone(&go));
             std::thread::spawn(move || {
                 while !go.load(Ordering::SeqCst) {
                     std::hint::spin_loop();
@@ -96,7 +97,7 @@ fn stampede() {
 /// empty: a job that keeps respawning itself must not starve the injector.
 #[test]
 fn no_starvation() {
-    const CAP: usize = common::size(100_000, 1_000);
+    const CAP: usize = size(100_000, 1_000);
 
     /// The streams' shared state.
     #[derive(Clone, Default)]
@@ -124,14 +125,14 @@ fn no_starvation() {
     }
 
     for workers in [1, 2] {
-        let pool = PoolGuard::new(workers);
+        let pool = test_pool(workers);
         let streams = Streams::default();
         let ran_before_cap = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(AtomicUsize::new(0));
-        let barrier = Arc::new(common::TimedBarrier::new(workers));
+        let barrier = Arc::new(TimedBarrier::new(workers));
         for _ in 0..workers {
             let (p, s, barrier, busy) = (
-                pool.0.clone(),
+                pool.clone(),
                 streams.clone(),
                 Arc::clone(&barrier),
                 Arc::clone(&busy),
@@ -166,8 +167,8 @@ fn no_starvation() {
 /// asleep) all run: no lost wake-up.
 #[test]
 fn push_to_idle_workers_is_never_lost() {
-    const ROUNDS: usize = common::size(3_000, 20);
-    let pool = PoolGuard::new(2);
+    const ROUNDS: usize = size(3_000, 20);
+    let pool = test_pool(2);
     for round in 0..ROUNDS {
         let (tx, rx) = mpsc::channel();
         pool.spawn(move || tx.send(()).unwrap()).unwrap();
@@ -186,13 +187,13 @@ fn push_to_idle_workers_is_never_lost() {
 /// must be woken to steal it.
 #[test]
 fn local_push_wakes_a_sleeping_worker() {
-    const ROUNDS: usize = common::size(300, 5);
-    let pool = PoolGuard::new(2);
+    const ROUNDS: usize = size(300, 5);
+    let pool = test_pool(2);
     for _ in 0..ROUNDS {
         // Let the other worker fall asleep.
         std::thread::sleep(Duration::from_micros(300));
         let (tx, rx) = mpsc::channel();
-        let p = pool.0.clone();
+        let p = pool.clone();
         pool.spawn(move || {
             let ran = Arc::new(AtomicBool::new(false));
             let r = Arc::clone(&ran);
@@ -212,11 +213,11 @@ fn local_push_wakes_a_sleeping_worker() {
 #[test]
 fn parked_waiters_are_woken() {
     const THREADS: usize = 4;
-    const ROUNDS: usize = common::size(500, 5);
-    let pool = PoolGuard::new(2);
+    const ROUNDS: usize = size(500, 5);
+    let pool = test_pool(2);
     let waiters: Vec<_> = (0..THREADS)
         .map(|_| {
-            let p = pool.0.clone();
+            let p = pool.clone();
             std::thread::spawn(move || {
                 for _ in 0..ROUNDS {
                     let latch = Arc::new(Latch::new());

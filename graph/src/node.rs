@@ -668,13 +668,7 @@ mod tests {
     /// to a size class (..., 96, 112, 128, 160, 192, 224, 256, 320), so this
     /// bound is the memory each pending task costs in the graph: one field
     /// too many moves every such node up a class (16 bytes more, 16 MB per
-    /// million pending tasks). The node was 272 bytes (320 with the counts)
-    /// before the input side moved out, the successor list's third inline
-    /// entry and the `OnceLock` went, and the function and value shared a
-    /// slot; 136 (160) before the name took 16 bytes instead of 24, the
-    /// successor list's lock bit moved beside the state, and the error and
-    /// the timestamps moved into one `Extra` made only for nodes that need
-    /// it; 112 (128) before the successor list's second inline entry went.
+    /// million pending tasks).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn node_without_inputs_fits_the_112_byte_size_class() {
@@ -687,8 +681,8 @@ mod tests {
     }
 
     /// A node with inputs (`then`, `dataflow`, `when_all`) carries its input
-    /// side in the same allocation; it was in the 320-byte class too, then
-    /// in the 256-byte one.
+    /// side in the same allocation, so its size class is what each such
+    /// pending task costs.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn node_with_inputs_fits_the_224_byte_size_class() {

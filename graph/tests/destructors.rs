@@ -7,17 +7,18 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{get, value, wait_for, wait_node, DropCounter, DropToken, GraphGuard};
+use common::{get, small_stack_graph, test_graph, value, wait_node};
 use hpyx_engine::{Config, ShutdownPolicy, ThreadPool};
 use hpyx_graph::{NodeState, TaskError, TaskGraph};
+use hpyx_testkit::{silence_expected_panics, size, wait_for, DropCounter, DropToken};
 
 /// A node value that counts its drops.
 struct Counted(#[allow(dead_code)] DropToken);
 
 #[test]
 fn destructors() {
-    const N: usize = common::size(1_000, 20);
-    let g = GraphGuard::new(2);
+    const N: usize = size(1_000, 20);
+    let g = test_graph(2);
     let values = DropCounter::new();
     let bodies = DropCounter::new();
     let futures: Vec<_> = (0..N)
@@ -50,7 +51,7 @@ fn destructors() {
 
 #[test]
 fn a_finished_input_nothing_refers_to_is_freed() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let drops = DropCounter::new();
     let (p, root) = g.promise::<Counted>("root");
     let d = drops.clone();
@@ -69,8 +70,8 @@ fn a_finished_input_nothing_refers_to_is_freed() {
 
 #[test]
 fn a_chain_frees_its_prefix_while_it_runs() {
-    const LEN: usize = common::size(10_000, 50);
-    let g = GraphGuard::small_stacks(2);
+    const LEN: usize = size(10_000, 50);
+    let g = small_stack_graph(2);
     let drops = DropCounter::new();
     let (p, root) = g.promise::<Counted>("root");
     let mut f = root.clone();
@@ -90,8 +91,8 @@ fn a_chain_frees_its_prefix_while_it_runs() {
 
 #[test]
 fn functions_are_dropped_once_when_they_never_run() {
-    common::silence_expected_panics();
-    let g = GraphGuard::new(2);
+    silence_expected_panics();
+    let g = test_graph(2);
     let bodies = DropCounter::new();
     let values = DropCounter::new();
 
@@ -138,7 +139,7 @@ fn functions_are_dropped_once_when_they_never_run() {
 
 #[test]
 fn promise_values_are_dropped_once() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let drops = DropCounter::new();
     let (p, f) = g.promise::<Counted>("p");
     p.set_value(Counted(drops.token()))
@@ -166,7 +167,7 @@ fn promise_values_are_dropped_once() {
 
 #[test]
 fn when_all_clones_and_drops_once() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let drops = DropCounter::new();
     #[derive(Clone)]
     struct Shared(#[allow(dead_code)] Arc<DropToken>);
@@ -183,7 +184,7 @@ fn when_all_clones_and_drops_once() {
 
 #[test]
 fn recording_keeps_nodes_until_dropped() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let drops = DropCounter::new();
     let recording = g.record();
     let d = drops.clone();

@@ -6,9 +6,10 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{get, value, wait_for, wait_node, Calls, GraphGuard};
+use common::{get, outcome, test_graph, value, wait_node};
 use hpyx_engine::{Config, ShutdownPolicy, ThreadPool};
 use hpyx_graph::{Future, NodeState, Outcome, TaskError, TaskGraph};
+use hpyx_testkit::{size, wait_for, Calls};
 
 /// A `then` that counts its calls.
 fn counted(f: &Future<u32>, calls: &Calls) -> Future<u32> {
@@ -21,7 +22,7 @@ fn counted(f: &Future<u32>, calls: &Calls) -> Future<u32> {
 
 #[test]
 fn failure_propagates_without_running_dependents() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let calls = Calls::new();
     let (p, root) = g.promise::<u32>("root");
     let a = counted(&root, &calls);
@@ -47,7 +48,7 @@ fn failure_propagates_without_running_dependents() {
 
 #[test]
 fn the_first_unsuccessful_input_in_argument_order_wins() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let calls = Calls::new();
     let ok = g.ready("ok", 1u32);
     let (pa, a) = g.promise::<u32>("a");
@@ -91,7 +92,7 @@ fn the_first_unsuccessful_input_in_argument_order_wins() {
 
 #[test]
 fn cancellation_propagates_without_running_dependents() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let calls = Calls::new();
     let (p, root) = g.promise::<u32>("root");
     let mut chain = vec![counted(&root, &calls)];
@@ -113,7 +114,7 @@ fn cancellation_propagates_without_running_dependents() {
 
 #[test]
 fn cancelling_a_middle_node_spares_the_rest() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let calls = Calls::new();
     let (p, root) = g.promise::<u32>("root");
     let middle = counted(&root, &calls);
@@ -131,7 +132,7 @@ fn cancelling_a_middle_node_spares_the_rest() {
 
 #[test]
 fn cancel_succeeds_only_before_start() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     // Pending: on an unresolved promise.
     let (_p, root) = g.promise::<u32>("root");
     let pending = root.then("pending", |x| Ok(*x));
@@ -173,8 +174,8 @@ fn cancel_succeeds_only_before_start() {
 /// cancel returned false, or never ran and its cancel returned true.
 #[test]
 fn cancel_races_completion() {
-    const N: usize = common::size(3_000, 30);
-    let g = GraphGuard::new(2);
+    const N: usize = size(3_000, 30);
+    let g = test_graph(2);
     let runs: Arc<Vec<AtomicUsize>> = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect());
     // The canceller gets each node as soon as it is spawned.
     let (tx, rx) = std::sync::mpsc::channel::<Future<usize>>();
@@ -276,7 +277,7 @@ fn shutdown_cancel_cancels_queued_nodes_and_their_dependents() {
         c.hit();
         Ok(())
     });
-    assert!(matches!(common::outcome(&late), Outcome::Cancelled));
+    assert!(matches!(outcome(&late), Outcome::Cancelled));
     assert_eq!(calls.get(), ran);
 }
 

@@ -5,12 +5,13 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{get, on_small_stack, value, GraphGuard};
+use common::{get, small_stack_graph, test_graph, value};
 use hpyx_graph::{GraphSnapshot, NodeId, NodeInfo, NodeState, TaskError};
+use hpyx_testkit::on_small_stack;
 
 #[test]
 fn recording_keeps_nodes_and_edges() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let before = g.spawn("before", || Ok(0u32));
     assert!(get(&before).is_ok());
     let recording = g.record();
@@ -66,7 +67,7 @@ fn recording_keeps_nodes_and_edges() {
 
 #[test]
 fn overlapping_recordings_each_see_their_region() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let outer = g.record();
     let a = g.ready("a", 1u8);
     let inner = g.record();
@@ -90,7 +91,7 @@ fn overlapping_recordings_each_see_their_region() {
 
 #[test]
 fn snapshot_of_a_pending_graph_follows_held_inputs() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let (p, root) = g.promise::<u8>("root");
     let x = root.then("x", |v| Ok(*v));
     let y = g.dataflow("y", [root.node(), x.node()], |_| Ok(0u8));
@@ -111,8 +112,8 @@ fn snapshot_of_a_pending_graph_follows_held_inputs() {
 }
 
 #[test]
-fn timing_without_recording() {
-    let g = GraphGuard::new(1);
+fn timing_alone_stamps_the_nodes_made_while_it_is_on() {
+    let g = test_graph(1);
     g.set_timing(true);
     let a = g.spawn("a", || Ok(()));
     assert!(get(&a).is_ok());
@@ -135,10 +136,10 @@ fn timing_without_recording() {
 }
 
 #[test]
-fn recorded_100k_graph_snapshot() {
+fn a_recorded_100k_chain_snapshots_as_one_path() {
     const N: usize = 100_000;
-    let g = GraphGuard::small_stacks(2);
-    let g2 = g.0;
+    let g = small_stack_graph(2);
+    let g2 = *g;
     on_small_stack("the recorded chain", move || {
         let recording = g2.record();
         let mut f = g2.ready("root", 0u64);
@@ -167,7 +168,7 @@ fn recorded_100k_graph_snapshot() {
 }
 
 #[test]
-fn snapshots_from_parts() {
+fn a_snapshot_from_parts_keeps_only_edges_between_its_nodes() {
     let info = |id: u64, state: NodeState| NodeInfo {
         id: NodeId(id),
         name: format!("n{id}"),
@@ -198,7 +199,7 @@ fn snapshots_from_parts() {
 
 #[test]
 fn recorded_times_of_nodes_that_never_ran() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let recording = g.record();
     let (_p, pending) = g.promise::<u8>("pending");
     let cancelled = pending.then("cancelled", |x| Ok(*x));

@@ -6,11 +6,10 @@ mod common;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
-    deadline, get, on_small_stack, outcome, value, wait_for, wait_node, Calls, GraphGuard,
-};
+use common::{get, outcome, small_stack_graph, test_graph, value, wait_node};
 use hpyx_engine::WaitError;
 use hpyx_graph::{NodeName, NodeState, Outcome, TaskError, TaskGraph};
+use hpyx_testkit::{deadline, on_small_stack, recv, silence_expected_panics, wait_for, Calls};
 
 fn fib(g: TaskGraph, n: u64) -> u64 {
     if n < 2 {
@@ -24,7 +23,7 @@ fn fib(g: TaskGraph, n: u64) -> u64 {
 
 #[test]
 fn smoke() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let a = g.spawn("a", || Ok(20));
     let b = a.then("b", |x: &i32| Ok(x + 1));
     let c = g.dataflow("c", [a.node(), b.node()], |inputs| {
@@ -53,7 +52,7 @@ fn smoke() {
 
 #[test]
 fn a_function_sees_its_node_name() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let named = g.dataflow("fetch", std::iter::empty(), |inputs| {
         Ok(inputs.name().as_str().to_owned())
     });
@@ -72,16 +71,16 @@ fn a_function_sees_its_node_name() {
 
 #[test]
 fn nested_fib_one_worker() {
-    let g = GraphGuard::new(1);
-    let g2 = g.0;
+    let g = test_graph(1);
+    let g2 = *g;
     let f = g.spawn("fib", move || Ok(fib(g2, 18)));
     assert_eq!(value(&f), &2584);
 }
 
 #[test]
 fn chain_100k_built_before_the_root_resolves() {
-    let g = GraphGuard::small_stacks(2);
-    let g2 = g.0;
+    let g = small_stack_graph(2);
+    let g2 = *g;
     on_small_stack("the chain", move || {
         let (p, root) = g2.promise::<u64>("root");
         let mut f = root.clone();
@@ -100,8 +99,8 @@ fn chain_100k_built_before_the_root_resolves() {
 
 #[test]
 fn chain_100k_built_on_ready_futures() {
-    let g = GraphGuard::small_stacks(2);
-    let g2 = g.0;
+    let g = small_stack_graph(2);
+    let g2 = *g;
     on_small_stack("the chain", move || {
         let mut f = g2.ready("root", 0u64);
         for _ in 0..100_000 {
@@ -115,8 +114,8 @@ fn chain_100k_built_on_ready_futures() {
 fn chain_100k_dropped_unresolved() {
     // Nothing ever runs: the whole chain is freed, iteratively, when the
     // promise is dropped (broken) and the handles go.
-    let g = GraphGuard::small_stacks(1);
-    let g2 = g.0;
+    let g = small_stack_graph(1);
+    let g2 = *g;
     on_small_stack("the chain", move || {
         let (p, root) = g2.promise::<u64>("root");
         let calls = Calls::new();
@@ -138,8 +137,8 @@ fn chain_100k_dropped_unresolved() {
 
 #[test]
 fn fan_in_1m() {
-    let g = GraphGuard::small_stacks(2);
-    let g2 = g.0;
+    let g = small_stack_graph(2);
+    let g2 = *g;
     on_small_stack("the fan-in", move || {
         let (p, root) = g2.promise::<u64>("root");
         let inputs: Vec<_> = (0..1_000_000u64)
@@ -166,8 +165,8 @@ fn fan_in_1m() {
 
 #[test]
 fn failure_chain_propagates() {
-    let g = GraphGuard::small_stacks(2);
-    let g2 = g.0;
+    let g = small_stack_graph(2);
+    let g2 = *g;
     on_small_stack("the chain", move || {
         let (p, root) = g2.promise::<u64>("root");
         let mut f = root.clone();
@@ -189,14 +188,14 @@ fn failure_chain_propagates() {
 
 #[test]
 fn when_all_of_nothing_is_empty() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let all = g.when_all::<u8>(&[]);
     assert_eq!(get(&all).unwrap(), &Vec::<u8>::new());
 }
 
 #[test]
 fn when_all_keeps_input_order() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let promises: Vec<_> = (0..10).map(|_| g.promise::<usize>("p")).collect();
     let futures: Vec<_> = promises.iter().map(|(_, f)| f.clone()).collect();
     let all = g.when_all(&futures);
@@ -213,7 +212,7 @@ fn when_all_keeps_input_order() {
 
 #[test]
 fn when_any_reports_the_first_finisher() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let (p0, f0) = g.promise::<u8>("p0");
     let (p1, f1) = g.promise::<u8>("p1");
     let (p2, f2) = g.promise::<u8>("p2");
@@ -228,7 +227,7 @@ fn when_any_reports_the_first_finisher() {
 
 #[test]
 fn when_any_counts_a_failure() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let (_p0, f0) = g.promise::<u8>("p0");
     let (p1, f1) = g.promise::<u8>("p1");
     let any = g.when_any([f0.node(), f1.node()]).unwrap();
@@ -240,7 +239,7 @@ fn when_any_counts_a_failure() {
 
 #[test]
 fn when_any_over_finished_inputs_takes_the_first_in_order() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let (_p, pending) = g.promise::<u8>("pending");
     let a = g.ready("a", 1u8);
     let b = g.ready("b", 2u8);
@@ -251,7 +250,7 @@ fn when_any_over_finished_inputs_takes_the_first_in_order() {
 
 #[test]
 fn promises_complete_fail_and_break() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let (p, f) = g.promise::<String>("value");
     assert!(p.future().ptr_eq(&f));
     p.set_value("hello".to_owned()).unwrap();
@@ -287,7 +286,7 @@ fn promises_complete_fail_and_break() {
 
 #[test]
 fn a_cancelled_promise_gives_the_value_back() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let (p, f) = g.promise::<String>("p");
     assert!(f.cancel());
     assert!(!f.cancel(), "cancel succeeds once");
@@ -301,7 +300,7 @@ fn a_cancelled_promise_gives_the_value_back() {
 
 #[test]
 fn on_complete_runs_exactly_once() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let calls = Calls::new();
     // Added before completion.
     let (p, f) = g.promise::<u8>("p");
@@ -338,8 +337,7 @@ fn on_complete_runs_exactly_once() {
     let spawned = g.spawn("s", || Ok(()));
     let (tx, rx) = mpsc::channel();
     spawned.on_complete(move || tx.send(()).unwrap());
-    rx.recv_timeout(common::TIMEOUT)
-        .expect("the callback of a pooled node");
+    recv(&rx, "the callback of a pooled node");
     assert!(
         rx.recv_timeout(Duration::from_millis(50)).is_err(),
         "called twice"
@@ -348,8 +346,8 @@ fn on_complete_runs_exactly_once() {
 
 #[test]
 fn a_panicking_callback_does_not_stop_the_others() {
-    common::silence_expected_panics();
-    let g = GraphGuard::new(1);
+    silence_expected_panics();
+    let g = test_graph(1);
     let calls = Calls::new();
     let (p, f) = g.promise::<u8>("p");
     let c = calls.clone();
@@ -365,8 +363,8 @@ fn a_panicking_callback_does_not_stop_the_others() {
 
 #[test]
 fn panics_become_failures() {
-    common::silence_expected_panics();
-    let g = GraphGuard::new(2);
+    silence_expected_panics();
+    let g = test_graph(2);
     let f = g.spawn("boom", || -> Result<u8, TaskError> {
         panic!("kaboom {} (expected panic)", 42)
     });
@@ -394,7 +392,7 @@ fn panics_become_failures() {
 
 #[test]
 fn waits_time_out_and_hooks_interrupt() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let (_p, f) = g.promise::<u8>("never");
     let start = Instant::now();
     let r = f.wait_until::<()>(Some(start + Duration::from_millis(30)), &mut || Ok(()));
@@ -425,7 +423,7 @@ fn waits_time_out_and_hooks_interrupt() {
 
 #[test]
 fn node_refs_see_the_node() {
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let f = g.failed::<u8>("f", TaskError::msg("E", "m"));
     let n = f.node();
     assert_eq!(n.id(), f.id());
@@ -441,7 +439,7 @@ fn node_refs_see_the_node() {
 
 #[test]
 fn a_dependent_of_many_waits_for_all() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let promises: Vec<_> = (0..50).map(|_| g.promise::<u32>("p")).collect();
     let sum = g.dataflow("sum", promises.iter().map(|(_, f)| f.node()), |inputs| {
         Ok((0..inputs.len())

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use common::{get, value, wait_for, Calls, GraphGuard};
+use common::{get, test_graph, value};
 use hpyx_graph::{Future, NodeId, NodeState, TaskGraph};
+use hpyx_testkit::{size, wait_for, Calls};
 
 struct Rng(u64);
 
@@ -53,12 +54,12 @@ fn random_dag(g: TaskGraph, n: usize, seed: u64) -> Vec<(Future<u64>, u64)> {
 
 #[test]
 fn stress() {
-    const N: usize = common::size(2_000, 30);
-    let g = GraphGuard::new(2);
+    const N: usize = size(2_000, 30);
+    let g = test_graph(2);
     // Two builders at once, one on a plain thread and one on a worker.
-    let g2 = g.0;
+    let g2 = *g;
     let on_worker = g.spawn("builder", move || Ok(random_dag(g2, N, 0x1234_5678)));
-    let here = random_dag(g.0, N, 0x9abc_def0);
+    let here = random_dag(*g, N, 0x9abc_def0);
     for (f, expected) in here.iter().chain(value(&on_worker).iter()) {
         assert_eq!(value(f), expected);
     }
@@ -67,8 +68,8 @@ fn stress() {
 #[test]
 fn stampede() {
     const THREADS: usize = 4;
-    const PER_THREAD: usize = common::size(500, 10);
-    let g = GraphGuard::new(2);
+    const PER_THREAD: usize = size(500, 10);
+    let g = test_graph(2);
     let (p, root) = g.promise::<u64>("root");
     let callbacks = Calls::new();
     let runs = Calls::new();
@@ -122,7 +123,7 @@ fn stampede() {
 /// spawning more nodes from inside.
 #[test]
 fn no_starvation() {
-    const CAP: usize = common::size(50_000, 500);
+    const CAP: usize = size(50_000, 500);
 
     #[derive(Clone, Default)]
     struct Stream {
@@ -149,10 +150,10 @@ fn no_starvation() {
         });
     }
 
-    let g = GraphGuard::new(1);
+    let g = test_graph(1);
     let stream = Stream::default();
     let started = Arc::new(AtomicBool::new(false));
-    let (g2, s, started2) = (g.0, stream.clone(), Arc::clone(&started));
+    let (g2, s, started2) = (*g, stream.clone(), Arc::clone(&started));
     let _stream = g.spawn("stream", move || {
         started2.store(true, Ordering::SeqCst);
         respawn(g2, s);
@@ -182,9 +183,9 @@ fn fib(g: TaskGraph, n: u64) -> u64 {
 }
 
 #[test]
-fn nested_waits_on_two_workers() {
-    let g = GraphGuard::new(2);
-    let g2 = g.0;
+fn recursive_nested_waits_finish_on_two_workers() {
+    let g = test_graph(2);
+    let g2 = *g;
     let roots: Vec<_> = (0..4)
         .map(|_| g.spawn("fib", move || Ok(fib(g2, 15))))
         .collect();
@@ -196,10 +197,10 @@ fn nested_waits_on_two_workers() {
 /// Snapshots taken in a loop while a recorded DAG runs never show a node
 /// ready, running or finished while one of its inputs is unfinished.
 #[test]
-fn snapshot_consistency_while_running() {
-    const LAYERS: usize = common::size(12, 3);
-    const WIDTH: usize = common::size(40, 4);
-    let g = GraphGuard::new(2);
+fn snapshots_never_show_a_node_ahead_of_its_inputs() {
+    const LAYERS: usize = size(12, 3);
+    const WIDTH: usize = size(40, 4);
+    let g = test_graph(2);
     let recording = g.record();
     let mut rng = Rng(42);
     let (gate, root) = g.promise::<u64>("root");
@@ -272,8 +273,8 @@ fn snapshot_consistency_while_running() {
 /// dependents follow the winner.
 #[test]
 fn promise_completion_races_cancel() {
-    const N: usize = common::size(2_000, 20);
-    let g = GraphGuard::new(2);
+    const N: usize = size(2_000, 20);
+    let g = test_graph(2);
     let runs = Calls::new();
     let mut promises = Vec::with_capacity(N);
     let mut futures = Vec::with_capacity(N);
@@ -334,10 +335,10 @@ fn promise_completion_races_cancel() {
 /// Inputs of `when_any` finish at once on several threads: one winner, which
 /// has finished, and the dependents run once.
 #[test]
-fn when_any_races() {
-    const ROUNDS: usize = common::size(300, 5);
+fn when_any_reports_one_finished_input_of_racing_completions() {
+    const ROUNDS: usize = size(300, 5);
     const INPUTS: usize = 3;
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let runs = Calls::new();
     for _ in 0..ROUNDS {
         let (promises, futures): (Vec<_>, Vec<_>) =

@@ -6,35 +6,29 @@
 //! k cannot resume under it. Every wait here has a deadline, so a deadlock
 //! fails the test instead of hanging it.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use hpyx_engine::{Config, ThreadPool};
-use hpyx_graph::{Future, NodeRef, TaskGraph};
+use std::time::Duration;
 
-fn wait<T: Send + Sync + 'static>(f: &Future<T>) -> &T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    match f.wait_until::<()>(Some(deadline), &mut || Ok(())) {
-        Ok(outcome) => outcome.into_result().expect("succeeded"),
-        Err(e) => panic!("wait failed (a deadlock?): {e:?}"),
-    }
-}
+use common::{test_graph, value};
+use hpyx_graph::NodeRef;
 
 #[test]
 fn tasks_blocking_on_sibling_tasks_do_not_deadlock() {
     for workers in [1, 2, 3] {
-        let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(workers)).unwrap());
+        let g = test_graph(workers);
         for _ in 0..50 {
             let (gate_promise, gate) = g.promise::<u64>("gate");
             let mut prev = gate.clone();
             let mut chain = Vec::new();
             for _ in 0..16 {
                 let before = prev.clone();
-                prev = g.spawn("link", move || Ok(*wait(&before) + 1));
+                prev = g.spawn("link", move || Ok(*value(&before) + 1));
                 chain.push(prev.clone());
             }
             std::thread::sleep(Duration::from_millis(1));
             gate_promise.set_value(0).unwrap();
-            assert_eq!(*wait(chain.last().unwrap()), 16);
+            assert_eq!(*value(chain.last().unwrap()), 16);
         }
     }
 }
@@ -43,7 +37,8 @@ fn tasks_blocking_on_sibling_tasks_do_not_deadlock() {
 fn a_wait_runs_the_queued_ancestry_of_what_it_awaits() {
     // One worker, inside a task: `spawn(f).then(g)` awaited there can only
     // finish if the waiting worker runs f, then g, itself.
-    let g = TaskGraph::new(ThreadPool::new(Config::new().num_workers(1)).unwrap());
+    let guard = test_graph(1);
+    let g = *guard;
     let outer = g.spawn("outer", move || {
         let inner = g.spawn("f", || Ok(20u64)).then("g", |x| Ok(x + 1));
         let both = g.dataflow(
@@ -51,7 +46,7 @@ fn a_wait_runs_the_queued_ancestry_of_what_it_awaits() {
             [inner.node(), g.spawn("h", || Ok(1u64)).node()] as [NodeRef; 2],
             |i| Ok(i.value::<u64>(0).unwrap() + i.value::<u64>(1).unwrap()),
         );
-        Ok(*wait(&both))
+        Ok(*value(&both))
     });
-    assert_eq!(*wait(&outer), 22);
+    assert_eq!(*value(&outer), 22);
 }

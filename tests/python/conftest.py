@@ -8,20 +8,6 @@ shutdown / fork / free-threading ones):
 - An autouse fixture that arms ``faulthandler.dump_traceback_later`` for
   every test (``HPYX_TEST_HANG_TIMEOUT`` seconds, default 60), so a hang
   dumps every thread's stack to stderr; pytest-timeout (300 s) then fails it.
-- ``run_py(code, env=None, timeout=60, args=(), watchdog=True)``: runs
-  ``sys.executable [args] -c code`` in a fresh interpreter and returns the
-  ``subprocess.CompletedProcess`` (text stdout/stderr). Use it for anything
-  that changes the process-global runtime (``hpyx.init`` with arguments,
-  ``hpyx.shutdown``, ``HPYX_*`` env vars, fork, atexit). The child's
-  environment is this one minus every ``HPYX_*`` variable, plus ``env``
-  (a value of ``None`` removes that variable). With ``watchdog=True`` the child
-  first arms ``faulthandler.dump_traceback_later(timeout - 2, exit=True)``, so
-  a hang prints its stacks and exits 1 before ``timeout`` kills it. That
-  starts one extra OS thread in the child: pass ``watchdog=False`` whenever
-  the child counts its threads (``/proc/self/task``, ``threading`` counts) or
-  forks (3.12+ warns about forking a multi-threaded process).
-- ``check_py(...)``: ``run_py`` plus an assertion that the child exited 0,
-  showing its stdout and stderr otherwise; returns the CompletedProcess.
 - ``executor`` fixture: an ``hpyx.HPXExecutor()`` (no ``max_workers``: the
   main test process's pool runs with the defaults, and a different
   ``max_workers`` would warn, which ``filterwarnings = error`` turns into a
@@ -34,8 +20,9 @@ shutdown / fork / free-threading ones):
   for ``ThreadPoolExecutor`` too. Inside it, anything newly submitted stays
   pending (queued, not started) until ``release()``.
 
-Test modules import the helpers with
-``from conftest import WAIT, blocked_workers, check_py, run_py``.
+Test modules import the helpers with ``from conftest import WAIT,
+blocked_workers``. Running a script in a fresh interpreter (``run_py``,
+``check_py``) is ``fresh_interpreter``'s.
 """
 
 from __future__ import annotations
@@ -43,9 +30,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 import types
@@ -72,40 +56,6 @@ def _dump_stacks_on_hang(request):
         yield
     finally:
         faulthandler.cancel_dump_traceback_later()
-
-
-def run_py(code, env=None, timeout=60, args=(), watchdog=True):
-    """Runs ``code`` in a fresh ``sys.executable``; returns the CompletedProcess."""
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("HPYX_")}
-    for key, value in (env or {}).items():
-        if value is None:
-            child_env.pop(key, None)
-        else:
-            child_env[key] = str(value)
-    code = textwrap.dedent(code)
-    if watchdog:
-        code = (
-            "import faulthandler as _fh; _fh.dump_traceback_later(%r, exit=True); del _fh\n"
-            % max(1.0, timeout - 2)
-        ) + code
-    return subprocess.run(
-        [sys.executable, *args, "-c", code],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def check_py(code, env=None, timeout=60, args=(), watchdog=True):
-    """``run_py`` that asserts exit code 0; returns the CompletedProcess."""
-    proc = run_py(code, env=env, timeout=timeout, args=args, watchdog=watchdog)
-    assert proc.returncode == 0, "exit code %s\n--- stdout\n%s\n--- stderr\n%s" % (
-        proc.returncode,
-        proc.stdout,
-        proc.stderr,
-    )
-    return proc
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Contract section 4: async_, dataflow, when_all, when_any, ready_future,
-shared_future."""
+"""The combinators that build the graph: async_, dataflow, when_all, when_any,
+ready_future, shared_future."""
 
 from __future__ import annotations
 

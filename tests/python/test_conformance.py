@@ -1,6 +1,6 @@
 """Conformance: the same assertions against ThreadPoolExecutor and HPXExecutor.
 
-Wherever the contract says "stdlib semantics", ``concurrent.futures``'s own
+Wherever hpyx overlaps ``concurrent.futures``, the stdlib's own
 ThreadPoolExecutor is the reference: every test here runs against both, and
 both must pass. Deliberate differences are parametrized (the logger a raising
 done-callback is reported on) or tested elsewhere (``submit(None)``).

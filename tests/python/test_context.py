@@ -1,4 +1,4 @@
-"""Checklist E31: what of the submitting thread's context reaches a task.
+"""What of the submitting thread's context reaches a task.
 
 Decided (README, "Behaviour where the stdlib has no answer"): as with
 ``ThreadPoolExecutor``, a task runs in its worker thread's own context, so
@@ -16,7 +16,8 @@ import concurrent.futures as cf
 import contextvars
 
 import pytest
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 

@@ -1,8 +1,7 @@
 """hpyx.debug: recording, DOT/JSON/Chrome-trace export, rendering, progress.
 
-Contract section 6 and checklist items 21, 41. DOT is validated with
-Graphviz's `dot -Tsvg` (installed by scripts/setup.sh; a missing `dot` fails
-these tests rather than skipping them).
+DOT is validated with Graphviz's `dot -Tsvg` (installed by scripts/setup.sh;
+a missing `dot` fails these tests rather than skipping them).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import time
 import pytest
 
 import hpyx
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 # Tracing, recording and the progress hooks are process-global.
 pytestmark = pytest.mark.thread_unsafe(reason="tracing and recording are process-global")

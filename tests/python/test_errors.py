@@ -1,4 +1,11 @@
-"""Reliability checklist B: errors and callbacks (items 8-11, 13, 14)."""
+"""Errors and callbacks.
+
+A task's exception reaches its waiters and dependents as the same object,
+with the user's frame and a note naming the task; no reference cycle keeps
+a failing frame alive; done callbacks that raise are logged and the rest
+run; SystemExit and KeyboardInterrupt inside a task are stored and the
+worker survives; odd arguments and callables fail clearly.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ import traceback
 import weakref
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 
@@ -35,7 +43,7 @@ def note_of(name):
     return 'hpyx: raised in task "%s"' % name
 
 
-# -- 8: the same object, the user frame, the note ------------------------------------------
+# -- the same object, the user frame, the note ---------------------------------------------
 
 
 def test_exception_same_object_with_user_frame_and_note():
@@ -114,7 +122,7 @@ def test_exception_subclass_hierarchy_and_chaining_preserved():
     assert isinstance(exc.__cause__, OSError) and exc.__cause__.args == ("inner",)
 
 
-# -- 9: no reference cycle keeps the failing frame alive -------------------------------------
+# -- no reference cycle keeps the failing frame alive ----------------------------------------
 
 
 class Payload:
@@ -187,7 +195,7 @@ def test_failing_frame_is_freed_with_executor_submit():
     _assert_collected(holder[0])
 
 
-# -- 10: callbacks -------------------------------------------------------------------------
+# -- callbacks ------------------------------------------------------------------------------
 
 
 def test_raising_callbacks_are_logged_on_hpyx_logger(caplog):
@@ -251,7 +259,7 @@ def test_callback_may_use_the_pool():
     assert out.result(timeout=WAIT).result(timeout=WAIT) == 2
 
 
-# -- 11: errors travel down the graph --------------------------------------------------------
+# -- errors travel down the graph -----------------------------------------------------------
 
 
 def test_exception_in_then_goes_to_that_continuation():
@@ -291,7 +299,7 @@ def test_wide_graph_with_failures_drops_nothing():
     assert total.exception(timeout=0) is first_failure
 
 
-# -- 13: SystemExit / KeyboardInterrupt inside a task -------------------------------------------
+# -- SystemExit / KeyboardInterrupt inside a task ----------------------------------------------
 
 
 @pytest.mark.parametrize("exc_type", [SystemExit, KeyboardInterrupt, GeneratorExit])
@@ -317,7 +325,7 @@ def test_base_exceptions_are_stored_and_workers_survive(exc_type):
     assert hpyx.is_running()
 
 
-# -- 14: odd arguments ----------------------------------------------------------------------------
+# -- odd arguments ---------------------------------------------------------------------------------
 
 
 def odd_values():

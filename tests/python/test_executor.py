@@ -1,5 +1,5 @@
-"""Contract section 2: HPXExecutor beyond what the conformance module checks
-against ThreadPoolExecutor (pool sharing, per-handle shutdown, arguments)."""
+"""HPXExecutor beyond what the conformance module checks against
+ThreadPoolExecutor (pool sharing, per-handle shutdown, arguments)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import concurrent.futures as cf
 import threading
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 
@@ -185,8 +186,8 @@ for _ in range(5000):  # past the next pruning of finished futures
 # On 3.13t an object made on a worker is freed by that worker when it next
 # runs Python bytecode (biased reference counting): give *every* worker some
 # to run. One task at a time could land on the same worker each round and
-# leave another worker's objects queued for good (seen once: 1214 of 1500);
-# a batch of naps longer than a hand-off keeps each worker busy at once.
+# leave another worker's objects queued for good (a few hundred of the 1500
+# never freed); a batch of naps longer than a hand-off keeps each worker busy at once.
 def nap():
     time.sleep(0.002)
 deadline = time.monotonic() + 30
@@ -204,7 +205,7 @@ print("ok", len(freed))
 def test_result_freed_by_pruning_may_submit_to_the_same_executor():
     # Forgotten finished futures are dropped outside the executor's lock: a
     # result's __del__ may run any Python, here submit() on that executor
-    # (under the lock this deadlocked).
+    # (under the lock it would deadlock).
     proc = check_py(_RESULT_DEL_SUBMITS, timeout=60)
     assert proc.stdout.startswith("ok"), proc.stdout
     assert int(proc.stdout.split()[1]) == 1500

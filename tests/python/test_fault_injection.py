@@ -1,5 +1,5 @@
-"""Fault injection (reliability checklist: the contract's "a Rust panic inside
-the runtime reaches the user as an ordinary exception on that future").
+"""Fault injection: a Rust panic inside the runtime reaches the user as an
+ordinary exception on that future.
 
 The dev/test builds (``scripts/setup.sh``) compile ``hpyx._core`` with the
 ``fault-injection`` feature: ``_core._inject_panic(point, count)`` makes the
@@ -23,7 +23,8 @@ import pytest
 import hpyx
 from hpyx import _core
 
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="the fault switch is process-global")
 

@@ -1,6 +1,6 @@
-"""Checklist D26/D27: import starts no threads; fork before and after the pool.
+"""Import starts no threads; fork before and after the pool.
 
-Decided behaviour: before the pool starts, ``os.fork()`` is harmless (the
+Before the pool starts, ``os.fork()`` is harmless (the
 child starts its own pool on first use). After the pool has started, every
 hpyx call in the child that would need the pool -- including waiting on a
 future that is not finished yet -- raises a clear ``RuntimeError`` that
@@ -14,7 +14,7 @@ around the fork and use ``signal.alarm`` in the child.
 
 from __future__ import annotations
 
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 # Waits for a child with a deadline; a hung child is killed and reported.
 _WAIT_CHILD = """
@@ -71,7 +71,7 @@ assert hpyx.async_(pow, 3, 3).result(timeout=10) == 27
 print("parent ok")
 """,
         flags=("-W", "error"),
-        faulthandler=False,
+        watchdog=False,
         timeout=60,
     )
     assert_clean_exit(proc)

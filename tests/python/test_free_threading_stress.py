@@ -1,6 +1,6 @@
-"""Free-threading stress (reliability checklist E29, E30).
+"""Free-threading stress.
 
-- E30: 16 Python threads share one pool of futures and, all at once, submit
+- 16 Python threads share one pool of futures and, all at once, submit
   tasks, chain ``then`` continuations, cancel, wait for results, add done
   callbacks and race ``set_result`` / ``cancel`` on shared promises. Then
   every bookkeeping invariant is checked: each task body and continuation ran
@@ -10,8 +10,8 @@
   out of any call. On 3.13t the threads really run at the same time; on the
   GIL build the same test exercises the same interleavings more coarsely.
   The whole suite also runs under ``pytest-run-parallel`` (``make
-  test-parallel``), which is the other half of E30.
-- E29: 16 tasks block on each other inside Rust waits (a chain of nested
+  test-parallel``), which runs every test from many threads at once.
+- 16 tasks block on each other inside Rust waits (a chain of nested
   ``result()`` calls on a 2-worker pool, so the waits nest and help) while
   another thread calls ``gc.collect()`` in a loop (a stop-the-world on
   3.13t) and toggles ``sys.setprofile`` (and, on GIL builds of 3.12+,
@@ -33,7 +33,8 @@ import pytest
 
 import hpyx
 
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 N_THREADS = 16
 OPS_PER_THREAD = 1500
@@ -434,11 +435,11 @@ except cf.TimeoutError:
 @pytest.mark.thread_unsafe(reason="runs a subprocess with its own pool")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_chain_of_tasks_waiting_on_their_predecessor_through_a_gate(workers):
-    # Found by the E29 test: on one worker, f1 waits on the gate and helps by
-    # running f2, which waits on f1 below it on the same stack; neither could
-    # return first until the inner timeout (ThreadPoolExecutor(1) runs it
-    # fine). Fixed in dadf925: a waiting worker helps only with the awaited
-    # node's queued ancestry.
+    # On one worker, f1 waits on the gate; a worker that helped with any
+    # queued job would run f2 on top of it, and f2 waits on f1 below it on
+    # the same stack, so neither could return before the inner timeout
+    # (ThreadPoolExecutor(1) runs it fine). A waiting worker helps only with
+    # the awaited node's queued ancestry, so f2 is not run there.
     proc = check_py(_CHAIN_THROUGH_A_GATE, env={"HPYX_OS_THREADS": str(workers)}, timeout=60)
     assert proc.stdout.split() == ["result", "2", "result", "16"], proc.stdout
 

@@ -1,4 +1,4 @@
-"""Fuzzing the graph-building surface (reliability checklist H43).
+"""Fuzzing the graph-building surface.
 
 Odd names (``hpyx.named`` with any text, lone surrogates, NUL, quotes,
 backslashes, braces, 100,000 characters, non-str), odd callables (a

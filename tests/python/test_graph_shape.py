@@ -1,9 +1,8 @@
-"""Checklist C19-C21: graph shapes of any size, with O(1) stack.
+"""Graph shapes of any size, with O(1) stack.
 
 A ``.then`` chain 100,000 long, a ``when_all`` over 1,000,000 futures, one
 future with 100,000 continuations and lazy DAGs of 100,000 nodes must
-complete without recursion-depth errors or stack overflow (api-contract
-section 4). The Python side of each test -- building, resolving, waiting,
+complete without recursion-depth errors or stack overflow. The Python side of each test -- building, resolving, waiting,
 exporting and dropping the graph -- runs on a thread with a 256 KiB stack,
 so anything recursive in the glue or the engine on that thread overflows
 it; the workers' side is Rust and iterative. They run in a subprocess, so
@@ -15,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import hpyx
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
 
@@ -55,7 +54,7 @@ def _run(body, timeout=240):
     return proc
 
 
-# -- C19: a .then chain 100,000 long -----------------------------------------------
+# -- a .then chain 100,000 long ----------------------------------------------------
 
 
 def test_then_chain_100k_built_before_root_resolves():
@@ -148,7 +147,7 @@ print("ok")
     )
 
 
-# -- C20: a 1,000,000-wide when_all; 100,000 continuations on one future --------------
+# -- a 1,000,000-wide when_all; 100,000 continuations on one future -------------------
 
 
 def test_when_all_1m_mixed_futures_and_memory_returns():
@@ -271,7 +270,7 @@ print("ok")
     )
 
 
-# -- C21: lazy DAGs of 100,000 nodes ----------------------------------------------------
+# -- lazy DAGs of 100,000 nodes ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", ["chain", "binary_tree", "wide_diamond"])

@@ -1,16 +1,21 @@
-"""Checklist D22: Ctrl-C interrupts every blocking wait in the main thread.
+"""Ctrl-C interrupts every blocking wait in the main thread.
 
-Decided behaviour (api-contract section 7): every blocking wait detaches
-from the interpreter and checks for signals every 20 ms, so SIGINT to the
-main thread blocked in ``result()`` (or anything built on it) raises
-``KeyboardInterrupt`` promptly -- the contract's target is 200 ms -- and the
-pool stays usable: the interrupted task is not harmed and finishes normally.
+Every blocking wait detaches from the interpreter and checks for signals
+every 20 ms, so SIGINT to the main thread blocked in ``result()`` (or
+anything built on it) raises ``KeyboardInterrupt`` promptly, and the pool
+stays usable: the interrupted task is not harmed and finishes normally. A
+signal handler that returns does not end the wait; one that raises ends it
+with its exception.
 
 As in dask's ``test_interrupt``, a helper thread sends
 ``signal.pthread_kill(main_thread, SIGINT)`` once the main thread blocks.
-Each case runs in its own interpreter. The latency bound asserted here is a
-generous 1 s (this is a noisy 2-core machine); the measured value is
-printed (``pytest -s``) and reported.
+Each case runs in its own interpreter, which installs
+``signal.default_int_handler`` itself: a process started with ``&`` from a
+non-interactive shell (as CI runners and scripts often start the suite)
+inherits SIGINT as ignored, and Python then installs no ``KeyboardInterrupt``
+handler, so without it these tests would check how the suite was launched
+instead of hpyx. The latency bound asserted here is a generous 1 s (this is
+a noisy 2-core machine); the measured value is printed (``pytest -s``).
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
-from _helpers import assert_clean_exit, describe, run_py
-
-# Latency bound for the assertion; the contract's target is 0.2 s.
+# Latency bound for the assertion, far above the 20 ms signal checks so that
+# a loaded machine does not fail it.
 LATENCY_BOUND = 1.0
 
 _SCRIPT = """
 import concurrent.futures as cf, json, signal, sys, threading, time
+# A process started with `&` from a non-interactive shell inherits SIGINT as
+# ignored, and Python then installs no KeyboardInterrupt handler: install it,
+# so that the test checks hpyx's waits, not how the suite was launched.
+SIGINT_WAS_IGNORED = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import hpyx
 
 MODE = sys.argv[1]
@@ -99,7 +109,7 @@ gate.set()
 for f in pending:
     assert f.result(timeout=10) == 1
 assert list(ex.map(block, range(3), timeout=10)) == [1, 1, 1]
-print(json.dumps({"mode": MODE, "latency": latency}))
+print(json.dumps({"mode": MODE, "latency": latency, "sigint_was_ignored": SIGINT_WAS_IGNORED}))
 """
 
 MODES = [
@@ -118,15 +128,46 @@ MODES = [
 ]
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_sigint_interrupts_blocking_wait(mode):
-    proc = run_py(_SCRIPT, args=(mode,), env={"HPYX_OS_THREADS": "4"}, timeout=60)
+def _interrupted_wait(proc, mode):
+    """The report of a run of ``_SCRIPT``, after checking the wait was interrupted in time."""
     assert_clean_exit(proc)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert line, describe(proc)
-    latency = json.loads(line[-1])["latency"]
+    report = json.loads(line[-1])
+    latency = report["latency"]
     print("SIGINT -> KeyboardInterrupt in %-14s %.1f ms" % (mode, latency * 1e3))
     assert latency < LATENCY_BOUND, "%s: %.3f s\n%s" % (mode, latency, describe(proc))
+    return report
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigint_interrupts_blocking_wait(mode):
+    proc = run_py(_SCRIPT, args=(mode,), env={"HPYX_OS_THREADS": "4"}, timeout=60)
+    _interrupted_wait(proc, mode)
+
+
+# Starts the script given as its first argument the way a shell's `cmd &`
+# starts a process when job control is off: with SIGINT ignored (an ignored
+# disposition survives exec).
+_WITH_SIGINT_IGNORED = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+os.execv(sys.executable, [sys.executable, "-c", *sys.argv[1:]])
+"""
+
+
+@pytest.mark.parametrize("mode", ["result", "promise"])
+def test_sigint_interrupts_blocking_wait_when_started_with_sigint_ignored(mode):
+    # No watchdog: exec ends its thread; the timeout still kills a hang.
+    proc = run_py(
+        _WITH_SIGINT_IGNORED,
+        args=(_SCRIPT, mode),
+        env={"HPYX_OS_THREADS": "4"},
+        timeout=60,
+        watchdog=False,
+    )
+    report = _interrupted_wait(proc, mode)
+    assert report["sigint_was_ignored"], describe(proc)
 
 
 def test_sigint_with_handler_that_returns_keeps_waiting():

@@ -1,20 +1,20 @@
-"""Memory, leaks and load (reliability checklist F33-F36).
+"""Memory, leaks and load.
 
-- F33: trivial tasks submitted and their futures dropped, ten rounds: the
+- Trivial tasks submitted and their futures dropped, ten rounds: the
   process's RSS (after handing freed memory back: ``_core._release_memory()``
   for the extension's mimalloc, ``malloc_trim`` for glibc) and
   ``tracemalloc``'s count of Python allocations stay within 10% of the
   round-1 plateau. 100,000 tasks a round in the default suite, the full
   1,000,000 behind ``-m slow``. In a fresh process each (a clean baseline).
-- F34: ``as_completed`` over 100,000 futures does not keep the futures it
+- ``as_completed`` over 100,000 futures does not keep the futures it
   already yielded alive (bpo-27144).
-- F35: a done callback that captures its own future (a cycle through the
+- A done callback that captures its own future (a cycle through the
   Rust node, which gc cannot see) is freed once the future finishes,
   because the node clears its callback list; likewise failed tasks and
   their dependents leave no reference cycle. Checked with
   ``gc.DEBUG_SAVEALL``: anything freed only by the cycle collector would be
   kept in ``gc.garbage`` and so stay alive, failing the test.
-- F36: 100 rounds of executor create / use / shutdown: the OS thread count
+- 100 rounds of executor create / use / shutdown: the OS thread count
   stays at its baseline and no file descriptor leaks.
 """
 
@@ -33,9 +33,10 @@ import pytest
 
 import hpyx
 
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
-# -- F33 ------------------------------------------------------------------------------
+# -- dropped tasks leave memory flat -------------------------------------------------
 
 _ROUNDS = r"""
 import ctypes, gc, os, sys, tracemalloc
@@ -109,7 +110,7 @@ def test_1m_dropped_tasks_ten_rounds_memory_flat():
     _check_rounds(1_000_000, timeout=1800)
 
 
-# -- F34 ------------------------------------------------------------------------------
+# -- as_completed lets go of what it yielded ------------------------------------------
 
 
 def _make_futures(n):
@@ -166,7 +167,7 @@ def test_as_completed_with_pending_futures_releases_them_too():
     assert sum(r() is not None for r in refs) == 0
 
 
-# -- F35 ------------------------------------------------------------------------------
+# -- no reference cycles through nodes and callbacks ----------------------------------
 
 
 class Payload:
@@ -299,8 +300,8 @@ def test_stdlib_helpers_on_a_future_leave_no_cycle():
 @pytest.mark.parametrize("how", ["setattr", "vars"])
 @pytest.mark.parametrize("make", ["submit", "async_"])
 def test_untracked_task_futures_are_tracked_before_they_can_close_a_cycle(make, how):
-    # Futures made by tasks start untracked by the cycle collector (a
-    # million of them made full collections slow); any attribute can close a
+    # Futures made by tasks start untracked by the cycle collector (a million
+    # tracked ones make full collections slow); any attribute can close a
     # cycle, so they are tracked first and such a cycle is still collected.
     with hpyx.HPXExecutor() as ex:
         f = ex.submit(int, 3) if make == "submit" else hpyx.async_(int, 3)
@@ -382,7 +383,7 @@ def test_a_raising_callback_leaves_no_cycle():
         logger.propagate, logger.handlers[:] = old[0], old[1]
 
 
-# -- F36 ------------------------------------------------------------------------------
+# -- executor create / use / shutdown leaks no thread or fd ----------------------------
 
 _EXECUTOR_ROUNDS = r"""
 import os, threading

@@ -1,6 +1,6 @@
-"""Checklist C15-C18: waiting inside tasks (nested parallelism) and cycles.
+"""Waiting inside tasks (nested parallelism) and cycles.
 
-Decided behaviour (api-contract section 5): a worker blocked in ``result()``
+A worker blocked in ``result()``
 runs other ready tasks (its own most recent first), so nested
 ``submit().result()`` never deadlocks, even with one worker, and hpyx never
 starts extra threads to get out of it. Nesting per worker is bounded by
@@ -20,12 +20,12 @@ import time
 import pytest
 
 import hpyx
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
 
 
-# -- C15: the stdlib docs' deadlock -------------------------------------------
+# -- the stdlib docs' deadlock ------------------------------------------------
 
 # From the concurrent.futures docs ("Deadlocks can occur when the callable
 # associated with a Future waits on the results of another Future"), plus
@@ -85,13 +85,12 @@ def test_stdlib_docs_deadlock_completes_on_one_worker(how):
         )
     assert_clean_exit(proc)
     assert "ok first=" in proc.stdout, describe(proc)
-    # "completes, or raises a clear error within 1 s": it completes, and
-    # does not get there by waiting out a timeout.
+    # It completes, and does not get there by waiting out a timeout.
     first = float(proc.stdout.split("ok first=")[1].split("s")[0])
     assert first < 5.0, describe(proc)
 
 
-# -- C16: recursive fib with nested waits ---------------------------------------
+# -- recursive fib with nested waits --------------------------------------------
 
 
 @pytest.mark.parametrize("workers,n", [(2, 25), (1, 20)])
@@ -127,7 +126,7 @@ print("baseline=%d workers=%d max_seen=%d after=%d" % (baseline, workers, seen[0
         env={"HPYX_OS_THREADS": str(workers)},
         args=(str(n),),
         timeout=150,
-        faulthandler=False,  # its watchdog would be one more thread
+        watchdog=False,  # its watchdog would be one more thread
     )
     assert_clean_exit(proc)
     fields = dict(kv.split("=") for kv in proc.stdout.split())
@@ -141,7 +140,7 @@ print("baseline=%d workers=%d max_seen=%d after=%d" % (baseline, workers, seen[0
     assert after <= baseline + workers, describe(proc)
 
 
-# -- C17: nesting 10,000 deep -----------------------------------------------------
+# -- nesting 10,000 deep ----------------------------------------------------------
 
 _DEEP = """
 import sys
@@ -242,7 +241,7 @@ print("ok")
     assert "refused:" in proc.stdout and "ok" in proc.stdout, describe(proc)
 
 
-# -- C18: cyclic waits end at their timeout --------------------------------------
+# -- cyclic waits end at their timeout -------------------------------------------
 
 
 def test_cycle_through_promise_and_continuation_times_out():

@@ -1,4 +1,6 @@
-"""Contract section 1 (the process-global runtime) and section 7's GIL check.
+"""The process-global runtime: starting it (auto-init, ``hpyx.init``, the
+``HPYX_*`` variables), its size, shutdown and its refusal to restart, and
+the GIL staying off on the free-threaded build.
 
 Everything that changes the runtime's lifetime or size runs in a fresh
 interpreter (``check_py``); the main test process only ever auto-inits the
@@ -10,7 +12,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import WAIT, check_py, run_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 
@@ -160,10 +163,11 @@ def test_auto_init_with_env_os_threads():
 def test_init_and_auto_init_return_with_every_worker_thread_state_made():
     # A worker makes its Python thread state on its own thread, allocating
     # with PyMem_RawMalloc without the GIL. init() (and auto-init) return only
-    # once every worker has done so: left for later it raced the caller's
-    # tracemalloc.stop() (CPython < 3.12.9 segfaults, python/cpython#128679).
-    # Before the fix the count read 0 here: the workers were still waiting
-    # for the GIL the main thread held.
+    # once every worker has done so: left for later, it would race the
+    # caller's tracemalloc.stop() (CPython < 3.12.9 segfaults,
+    # python/cpython#128679).
+    # Returning earlier would show here as a count below the pool's size: the
+    # workers would still be waiting for the GIL the main thread holds.
     check_py(
         """
         import hpyx
@@ -186,9 +190,9 @@ def test_init_and_auto_init_return_with_every_worker_thread_state_made():
 
 
 def test_tracemalloc_started_and_stopped_right_after_init():
-    # The user-level form of the race above; before the fix about one run in
-    # seven segfaulted on 3.11 (in tracemalloc's raw-allocator hook, under a
-    # worker creating its thread state).
+    # The user-level form of the race above: if a worker were still creating
+    # its thread state, tracemalloc's raw-allocator hook could crash 3.11
+    # (about one run in seven), so the script runs five times.
     for _ in range(5):
         check_py(
             """
@@ -440,12 +444,7 @@ def test_gil_stays_disabled_on_free_threaded_build():
         assert not sys._is_gil_enabled()
         print("ok")
         """,
-        args=("-W", "error"),
+        flags=("-W", "error"),
     )
     assert proc.stdout.strip() == "ok"
     assert "RuntimeWarning" not in proc.stderr and "GIL" not in proc.stderr, proc.stderr
-
-
-def test_run_py_helper_reports_failures():
-    proc = run_py("import sys; print('out'); sys.exit(3)")
-    assert proc.returncode == 3 and proc.stdout.strip() == "out"

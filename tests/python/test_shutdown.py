@@ -1,6 +1,6 @@
-"""Checklist D23-D25: exit with work in flight, atexit, finalization.
+"""Exit with work in flight, atexit, finalization.
 
-Decided behaviour: ``hpyx.shutdown()`` and the ``atexit`` hook DRAIN -- every
+``hpyx.shutdown()`` and the ``atexit`` hook DRAIN -- every
 queued task runs (like ``ThreadPoolExecutor`` at exit), continuations that
 become ready while draining run too -- then stop the pool for good: every
 later call that needs it raises ``RuntimeError`` ("cannot be restarted").
@@ -16,9 +16,9 @@ import os
 
 import pytest
 
-from _helpers import assert_clean_exit, describe, run_py
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
-# -- D23: the script ends with work pending or running -------------------------------
+# -- the script ends with work pending or running ------------------------------------
 
 
 def test_exit_with_pending_and_running_tasks_drains(tmp_path):
@@ -184,7 +184,7 @@ assert hpyx.async_(abs, -2).result(timeout=10) == 2
     assert "refused:" in proc.stdout and "worker" in proc.stdout, describe(proc)
 
 
-# -- D24: submit from an atexit hook -------------------------------------------------
+# -- submit from an atexit hook ------------------------------------------------------
 
 
 def test_atexit_hook_running_after_hpyx_shutdown_gets_runtime_error():
@@ -295,7 +295,7 @@ hpyx.shutdown()
     assert "hook: RuntimeError: the hpyx runtime has been shut down" in proc.stdout, describe(proc)
 
 
-# -- D25: Python activity during finalization ---------------------------------------------
+# -- Python activity during finalization --------------------------------------------------
 
 _FINALIZATION = """
 import sys, threading, time
@@ -371,8 +371,8 @@ print("main done", flush=True)
     ],
 )
 def test_python_activity_during_finalization_does_not_crash(mode):
-    # Races (a daemon thread re-attaching just as finalization starts used
-    # to abort the process): a few rounds.
+    # Races (a daemon thread re-attaching just as finalization starts must
+    # not abort the process): a few rounds.
     for _ in range(5 if mode.startswith("daemon") else 2):
         proc = run_py(_FINALIZATION, args=(mode,), env={"HPYX_OS_THREADS": "2"}, timeout=60)
         info = describe(proc)
@@ -404,13 +404,14 @@ print("main done", flush=True)
 def test_daemon_threads_waiting_through_finalization_never_touch_python():
     # Daemon threads still waiting when the interpreter finalizes wake every
     # 20 ms to check for signals. Once finalization has freed their thread
-    # states, attaching for that check crashed the process, after
-    # faulthandler was gone (a bare SIGSEGV, about 1 run in 30 on 3.13t):
-    # the check is skipped while finalizing, and a wait ending then parks.
-    # Rounds four at a time, so enough of them fit in a few seconds.
+    # states, attaching for that check would crash the process after
+    # faulthandler is gone (a bare SIGSEGV), so the check is skipped while
+    # finalizing and a wait ending then parks. The window is narrow (a crash
+    # in about 1 run in 30 on 3.13t without the skip): 80 rounds, four at a
+    # time, so enough of them fit in a few seconds.
     def one_round(_):
         return run_py(
-            _DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, faulthandler=False
+            _DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, watchdog=False
         )
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

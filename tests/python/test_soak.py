@@ -1,5 +1,5 @@
-"""Soak test (reliability checklist F37): Hypothesis-generated random DAGs
-checked against a plain sequential evaluator.
+"""Soak test: Hypothesis-generated random DAGs checked against a plain
+sequential evaluator.
 
 A DAG is a list of nodes, each with inputs among the earlier ones (random
 arity): ready values, promises completed from outside (with a value or an
@@ -187,8 +187,7 @@ def run_on_hpyx(nodes, settled_first=None):
             # Pending (so cancel() succeeds), or already cancelled because a
             # cancelled input settled it early, or already finished: only
             # tasks wait for the gate, so a `then` chain off a ready future
-            # may have run and failed it first (seen in a 30-minute soak).
-            # Then cancel() is a no-op, and the model must not cancel it.
+            # may have run and failed it first. Then cancel() is a no-op, and the model must not cancel it.
             assert f.done(), "node %d (%s): cancel() failed on a pending future" % (k, kind)
             assert settled_first is not None, "node %d (%s) finished before cancel()" % (k, kind)
             settled_first.add(k)

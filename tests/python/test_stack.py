@@ -1,4 +1,4 @@
-"""Worker stacks and deep recursion (reliability checklist G40).
+"""Worker stacks and deep recursion.
 
 - The worker stack size is configurable: ``hpyx.init(cfg=["stack_size=N"])``
   gives every worker thread a stack of N bytes (read back inside a task with
@@ -27,7 +27,7 @@ import sys
 
 import pytest
 
-from conftest import check_py, run_py
+from fresh_interpreter import check_py, run_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="subprocesses with their own pools")
 

@@ -6,7 +6,8 @@ use std::sync::{mpsc, Arc};
 
 use hpyx_engine::{wait_until, Config, Latch, ShutdownPolicy, ThreadPool, WaitError};
 use hpyx_graph::{NodeState, Outcome, TaskError, TaskGraph};
-use hpyx_tests::{deadline, get, outcome, size, wait_for, DropCounter, GraphGuard, TIMEOUT};
+use hpyx_testkit::{deadline, recv, size, wait_for, DropCounter};
+use hpyx_tests::{get, outcome, test_graph, test_graph_with};
 
 #[test]
 fn graphs_and_raw_jobs_share_a_pool() {
@@ -37,8 +38,8 @@ fn graphs_and_raw_jobs_share_a_pool() {
 
 #[test]
 fn a_worker_waits_on_a_node_of_another_pool() {
-    let a = GraphGuard::new(1);
-    let b = GraphGuard::new(1);
+    let a = test_graph(1);
+    let b = test_graph(1);
     let (p, in_b) = b.promise::<u32>("in b");
     let waiter = a.spawn("waits on b", move || Ok(*in_b.get().unwrap() + 1));
     // The waiting worker of `a` falls asleep inside its wait; a node of `b`
@@ -50,7 +51,7 @@ fn a_worker_waits_on_a_node_of_another_pool() {
 }
 
 #[test]
-fn latches_cross_pools() {
+fn a_latch_set_on_one_pool_wakes_a_waiter_on_another() {
     let a = ThreadPool::new(Config::new().num_workers(1)).unwrap();
     let b = ThreadPool::new(Config::new().num_workers(1)).unwrap();
     for _ in 0..size(200, 5) {
@@ -64,7 +65,7 @@ fn latches_cross_pools() {
                 .unwrap();
         })
         .unwrap();
-        assert!(rx.recv_timeout(TIMEOUT).unwrap());
+        assert!(recv(&rx, "the wait on the latch"));
     }
     a.shutdown(ShutdownPolicy::Drain).unwrap();
     b.shutdown(ShutdownPolicy::Drain).unwrap();
@@ -73,9 +74,7 @@ fn latches_cross_pools() {
 #[test]
 fn nested_graph_waits_hit_the_depth_limit() {
     const LIMIT: usize = 3;
-    let g = GraphGuard(TaskGraph::new(
-        ThreadPool::new(Config::new().num_workers(1).max_help_depth(LIMIT)).unwrap(),
-    ));
+    let g = test_graph_with(Config::new().num_workers(1).max_help_depth(LIMIT));
 
     /// Level `k` spawns level `k + 1` and waits for it on the worker.
     fn level(g: TaskGraph, k: usize) -> Result<String, TaskError> {
@@ -94,7 +93,7 @@ fn nested_graph_waits_hit_the_depth_limit() {
             Err(e) => Err(TaskError::msg("Wait", format!("{e:?}"))),
         }
     }
-    let g2 = g.0;
+    let g2 = *g;
     let root = g.spawn("root", move || level(g2, 0));
     let err = get(&root).unwrap_err().expect("failed");
     assert_eq!(err.type_name(), "TooDeep");
@@ -131,7 +130,7 @@ fn drain_shutdown_finishes_a_running_graph() {
     let (tx, rx) = mpsc::channel();
     let p2 = pool.clone();
     std::thread::spawn(move || tx.send(p2.shutdown(ShutdownPolicy::Drain).is_ok()).unwrap());
-    assert!(rx.recv_timeout(TIMEOUT).expect("shutdown"));
+    assert!(recv(&rx, "the shutdown"));
     assert_eq!(f.state(), NodeState::Succeeded, "Drain ran the whole chain");
     assert_eq!(get(&f).unwrap(), &(LEN as u64));
     assert_eq!(fanout.state(), NodeState::Succeeded);
@@ -167,9 +166,9 @@ fn values_outlive_the_pool() {
 #[test]
 fn nodes_run_on_their_own_graphs_pool() {
     const ROUNDS: usize = size(50, 3);
-    let a = GraphGuard::new(1);
-    let b = GraphGuard::new(1);
-    let (ga, gb) = (a.0, b.0);
+    let a = test_graph(1);
+    let b = test_graph(1);
+    let (ga, gb) = (*a, *b);
     for round in 0..ROUNDS {
         let (p, root) = ga.promise::<u32>("root");
         // Inputs finished by `a`'s worker: dependents in both graphs become

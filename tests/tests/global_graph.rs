@@ -9,10 +9,11 @@ use hpyx_engine::{
     global_pool, global_pool_or_init, is_global_running, shutdown_global, Config, ShutdownPolicy,
 };
 use hpyx_graph::{NodeState, Outcome, TaskGraph};
-use hpyx_tests::{get, outcome, wait_for};
+use hpyx_testkit::wait_for;
+use hpyx_tests::{get, outcome};
 
 #[test]
-fn graph_on_the_global_pool() {
+fn a_graph_on_the_global_pool_drains_at_shutdown_and_cancels_later_nodes() {
     assert!(!is_global_running());
     let pool = global_pool_or_init(|| Config::new().num_workers(2)).unwrap();
     let g = TaskGraph::new(pool.clone());

@@ -9,9 +9,9 @@
 //! end, which viewers draw as not yet finished. Nodes that never started
 //! (pending, ready, cancelled before running) have no slice. Times are
 //! microseconds (`ts`, `dur`, fractional, so nanoseconds survive).
-//! A task that waits inside another task (section 5 of the API contract)
-//! runs on the same worker within the waiter's interval, which the viewers
-//! draw as a nested slice.
+//! A worker that waits inside a task helps: it runs other nodes until what
+//! it waits for is done. Such a node runs on the same worker within the
+//! waiter's interval, which the viewers draw as a nested slice.
 
 use std::collections::BTreeSet;
 

@@ -7,24 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Idle, Sleep};
 use crate::{wait_until, Config, Latch, ShutdownPolicy, ThreadPool};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-const fn size(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) {
-        miri
-    } else {
-        normal
-    }
-}
-
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-    }
-}
+use hpyx_testkit::{size, wait_for, TIMEOUT};
 
 fn sleepers(pool: &ThreadPool) -> usize {
     pool.registry().sleep().num_sleeping()

@@ -1,5 +1,16 @@
-"""Every snippet and promise of the seed page,
-``hpyx-for-concurrent-futures-users.txt``, run as written."""
+"""A program written for ``ThreadPoolExecutor`` with the class swapped for ``HPXExecutor``.
+
+The same code gives the same results and the same ``concurrent.futures``
+types. Where one process-global pool must differ from a pool per executor,
+it differs as the README's "Behaviour where the stdlib has no answer" says:
+``max_workers`` seeds the size of the one pool (a later different value
+warns), an executor's ``shutdown`` leaves the runtime running, the runtime
+cannot restart, and ``atexit`` stops it. ``cancel()`` succeeds only before a
+task starts, as in the stdlib, and a cancelled future's dependents end
+cancelled. The first compositions such a program grows into (continuations,
+``dataflow``, ``when_any``) work as written, also as a plain script without
+timeouts.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,8 @@ import concurrent.futures as cf
 import threading
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 
@@ -19,11 +31,11 @@ def my_fn(x):
 inputs = list(range(50))
 
 
-# -- "Drop-in swap" -------------------------------------------------------------------
+# -- the same program, the class swapped -------------------------------------------
 
 
-def test_drop_in_swap_before_and_after_agree():
-    # Before:
+def test_swapped_executor_gives_the_same_results_and_types():
+    # With ThreadPoolExecutor:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=4) as ex:
@@ -31,7 +43,7 @@ def test_drop_in_swap_before_and_after_agree():
         results = [f.result(timeout=WAIT) for f in futures]
     before = results
 
-    # After:
+    # With HPXExecutor:
     import hpyx
 
     with hpyx.HPXExecutor() as ex:
@@ -43,8 +55,8 @@ def test_drop_in_swap_before_and_after_agree():
     assert all(isinstance(f, cf.Future) for f in futures)
 
 
-def test_drop_in_swap_with_max_workers_in_fresh_process():
-    # The "Before" code with only the class swapped, max_workers included.
+def test_swapped_executor_takes_max_workers_as_the_pool_size():
+    # ThreadPoolExecutor code with only the class swapped, max_workers included.
     check_py(
         """
         import warnings
@@ -62,7 +74,7 @@ def test_drop_in_swap_with_max_workers_in_fresh_process():
     )
 
 
-# -- "What you gain" -----------------------------------------------------------------------
+# -- many lightweight tasks; futures that compose -----------------------------------------
 
 
 def test_lightweight_tasks_many_at_once():
@@ -78,7 +90,7 @@ def test_composable_futures_are_first_class():
     assert hpyx.dataflow(lambda a: a, f).result(timeout=WAIT) == 5
 
 
-# -- "1. max_workers is advisory" ------------------------------------------------------------
+# -- max_workers seeds the one process-global pool --------------------------------------------
 
 
 def test_max_workers_is_advisory():
@@ -116,7 +128,7 @@ def test_pool_controlled_explicitly_with_init():
     )
 
 
-# -- "2. shutdown() doesn't stop the runtime" ---------------------------------------------------
+# -- an executor's shutdown leaves the runtime running; atexit stops it ------------------------
 
 
 def test_executor_shutdown_marks_handle_unusable_but_runtime_runs():
@@ -130,7 +142,7 @@ def test_executor_shutdown_marks_handle_unusable_but_runtime_runs():
     assert hpyx.HPXExecutor().submit(my_fn, 2).result(timeout=WAIT) == 5
 
 
-def test_hpx_cannot_restart_in_process_and_atexit_owns_teardown():
+def test_runtime_cannot_restart_after_shutdown_and_atexit_still_runs():
     proc = check_py(
         """
         import hpyx
@@ -144,7 +156,6 @@ def test_hpx_cannot_restart_in_process_and_atexit_owns_teardown():
             assert "restart" in str(e), str(e)
         else:
             raise AssertionError("restarted")
-        late = []
         import atexit
         atexit.register(lambda: print("atexit ran"))
         print("end of script")
@@ -166,7 +177,7 @@ def test_atexit_teardown_after_normal_use():
     assert proc.stderr == ""
 
 
-# -- "3. Cancellation is limited" -------------------------------------------------------------------
+# -- cancel() succeeds only before the task starts ---------------------------------------------------
 
 
 def test_cancel_true_only_before_start(executor):
@@ -207,7 +218,7 @@ def test_cancelled_dependents_fail_with_cancelled_error(executor):
             dep.result(timeout=WAIT)
 
 
-# -- "Composing beyond stdlib" -----------------------------------------------------------------------
+# -- composing: continuations, dataflow, first of many ------------------------------------------------
 
 
 def load():
@@ -269,22 +280,22 @@ def test_first_of_many_picks_the_one_that_finished():
     assert idx == 1 and futures_list[1] is f2
 
 
-def test_snippets_as_a_script_in_a_fresh_process():
-    # Literally as on the page (no timeouts there; the child has one).
+def test_swap_and_compositions_run_as_a_plain_script():
+    # Written as a user would, without timeouts (the child process has one).
     proc = check_py(
         """
         def my_fn(x):
             return x * 10
         inputs = [1, 2, 3]
 
-        # Before:
+        # With ThreadPoolExecutor:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=4) as ex:
             futures = [ex.submit(my_fn, x) for x in inputs]
             results = [f.result() for f in futures]
         print(results)
 
-        # After:
+        # With HPXExecutor:
         import hpyx
         with hpyx.HPXExecutor() as ex:
             futures = [ex.submit(my_fn, x) for x in inputs]
