@@ -204,8 +204,10 @@ macro_rules! stdlib_submit_doc {
 /// The Rust half of `hpyx.HPXExecutor`: its closed flag and the futures it
 /// still tracks (for `shutdown(wait=True)` and `cancel_futures`), under one
 /// mutex, and `submit` in one call: no Python-level lock or bookkeeping per
-/// task. Finished futures are forgotten whenever the list doubles, so a
-/// long-lived executor does not grow.
+/// task. Tracked weakly: the pool holds a node while it is pending or
+/// running, and a finished one's value is freed as soon as the caller drops
+/// it, as with the stdlib's executor. Finished futures are forgotten
+/// whenever the list doubles, so a long-lived executor does not grow.
 #[pyclass(frozen, module = "hpyx._core", name = "ExecutorCore")]
 struct ExecutorCore {
     /// False for `hpyx.async_`, which needs no shutdown bookkeeping.
@@ -215,7 +217,7 @@ struct ExecutorCore {
 
 struct Tracked {
     closed: bool,
-    nodes: TrackedFutures<hpyx_graph::Future<PyValue>>,
+    nodes: TrackedFutures<hpyx_graph::WeakFuture<PyValue>>,
     prune_at: usize,
 }
 
@@ -297,7 +299,10 @@ impl ExecutorCore {
         // far still run, as with the stdlib's list of submits.
         scheduled?;
         Ok(MapResults {
-            nodes: std::sync::Mutex::new(nodes),
+            state: std::sync::Mutex::new(MapState {
+                nodes,
+                started: false,
+            }),
             deadline,
         })
     }
@@ -305,7 +310,13 @@ impl ExecutorCore {
     fn close(&self) -> Vec<PyNode> {
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         tracked.closed = true;
-        tracked.nodes.take_all().map(PyNode::new).collect()
+        // The futures still alive: pending or running, or held elsewhere.
+        tracked
+            .nodes
+            .take_all()
+            .filter_map(|node| node.upgrade())
+            .map(PyNode::new)
+            .collect()
     }
 
     /// How many futures are tracked (for tests).
@@ -350,64 +361,89 @@ impl ExecutorCore {
         if !self.track {
             return Ok(spawn_node(graph, name, body));
         }
-        let (future, pruned) = {
+        // The nodes a prune looks at, dropped after unlocking: one of them
+        // may hold the last reference to a task's result (its task has just
+        // finished, its future is dropped), whose `__del__` may run any
+        // Python, even `submit` on this executor (a deadlock under the
+        // lock), or be held at a stop-the-world pause while other
+        // submitters wait.
+        let mut looked_at = Vec::new();
+        let future = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
                 return Err(shut_down_error());
             }
             let future = spawn_node(graph, name, body);
-            tracked.nodes.push(future.clone());
-            let pruned = if tracked.nodes.len() >= tracked.prune_at {
-                // Forgets the finished, handed out to be dropped after
-                // unlocking (see below).
-                let finished = tracked.nodes.take_finished(|f| f.is_finished());
+            tracked.nodes.push(future.downgrade());
+            if tracked.nodes.len() >= tracked.prune_at {
+                // Forgets the finished and the gone.
+                tracked.nodes.take_finished(|node| match node.upgrade() {
+                    None => true,
+                    Some(node) => {
+                        let finished = node.is_finished();
+                        looked_at.push(node);
+                        finished
+                    }
+                });
                 tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
-                finished
-            } else {
-                Vec::new()
-            };
-            (future, pruned)
+            }
+            future
         };
-        // Dropped after unlocking: a forgotten future may hold the last
-        // reference to a task's result, whose `__del__` may run any Python,
-        // even `submit` on this executor (a deadlock under the lock), or be
-        // held at a stop-the-world pause while other submitters wait.
-        drop(pruned);
+        drop(looked_at);
         Ok(future)
     }
 }
 
 /// The iterator `HPXExecutor.map` returns: the results in order, each
-/// waited for (until the map's deadline) when asked for. Like the stdlib's
-/// generator, the first exception (the task's, or `TimeoutError`) ends it
-/// and cancels the items not yet returned, and so does dropping it.
+/// waited for (until the map's deadline) when asked for, with the stdlib's
+/// generator's behaviour (`close`, `send`, `throw`). Once an iteration has
+/// started, its first exception (the task's, or `TimeoutError`), `close`,
+/// `throw` or dropping it cancels the items not yet returned; before that,
+/// nothing cancels them (a map whose result is never iterated runs every
+/// item). Unlike a generator, threads may share it.
 #[pyclass(frozen, module = "hpyx._core", name = "MapResults")]
 struct MapResults {
-    nodes: std::sync::Mutex<VecDeque<hpyx_graph::Future<PyValue>>>,
+    state: std::sync::Mutex<MapState>,
     deadline: Option<Instant>,
 }
 
-impl MapResults {
-    fn cancel_rest(&self) {
-        let rest = std::mem::take(&mut *self.nodes.lock().unwrap_or_else(|e| e.into_inner()));
-        for node in &rest {
-            node.cancel();
-        }
-    }
+struct MapState {
+    /// The items not yet returned, in order.
+    nodes: VecDeque<hpyx_graph::Future<PyValue>>,
+    /// False until the first `__next__`, `send`, `throw` or `close`: the
+    /// generator's "just started", when ending it cancels nothing.
+    started: bool,
 }
 
-#[pymethods]
 impl MapResults {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn lock(&self) -> std::sync::MutexGuard<'_, MapState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyValue>> {
-        let next = self
-            .nodes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front();
+    /// Ends the iteration: the items not yet returned are cancelled if it
+    /// had started (the generator's `finally`), else left to run.
+    fn end(&self) {
+        let (rest, started) = {
+            let mut state = self.lock();
+            let started = std::mem::replace(&mut state.started, true);
+            (std::mem::take(&mut state.nodes), started)
+        };
+        if started {
+            for node in &rest {
+                node.cancel();
+            }
+        }
+        // Dropped unlocked: a finished item's value may run any `__del__`.
+        drop(rest);
+    }
+
+    /// The next result; `None` once exhausted.
+    fn next_result(&self, py: Python<'_>) -> PyResult<Option<PyValue>> {
+        let next = {
+            let mut state = self.lock();
+            state.started = true;
+            state.nodes.pop_front()
+        };
         let Some(next) = next else {
             return Ok(None);
         };
@@ -418,21 +454,126 @@ impl MapResults {
         node.result(py, timeout)
             .inspect_err(|_| {
                 node.future.cancel();
-                self.cancel_rest();
+                self.end();
             })
             .map(Some)
     }
 }
 
+#[pymethods]
+impl MapResults {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyValue>> {
+        self.next_result(py)
+    }
+
+    /// Returns the next result as `__next__` does, or raises StopIteration.
+    /// As with a generator, a value other than None cannot be sent before
+    /// the first result; any value sent is ignored.
+    fn send(&self, py: Python<'_>, arg: &Bound<'_, PyAny>) -> PyResult<PyValue> {
+        if !arg.is_none() && !self.lock().started {
+            return Err(PyTypeError::new_err(
+                "can't send non-None value to a just-started generator",
+            ));
+        }
+        self.next_result(py)?
+            .ok_or_else(|| pyo3::exceptions::PyStopIteration::new_err(()))
+    }
+
+    /// Raises the exception (built from `typ`, `val` and `tb` as a
+    /// generator's `throw` builds it) and ends the iteration, cancelling
+    /// the items not yet returned if it had started.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyValue> {
+        let exc = thrown(py, typ, val, tb)?;
+        self.end();
+        Err(exc)
+    }
+
+    /// Ends the iteration, cancelling the items not yet returned if it had
+    /// started (a generator's `close`).
+    fn close(&self) {
+        self.end();
+    }
+}
+
 impl Drop for MapResults {
     fn drop(&mut self) {
-        self.cancel_rest();
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if state.started {
+            for node in &state.nodes {
+                node.cancel();
+            }
+        }
     }
+}
+
+/// The exception `generator.throw(typ, val, tb)` raises, built as CPython
+/// builds it (with its deprecation warning for more than one argument).
+fn thrown(
+    py: Python<'_>,
+    typ: &Bound<'_, PyAny>,
+    val: Option<&Bound<'_, PyAny>>,
+    tb: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyErr> {
+    let val = val.filter(|v| !v.is_none());
+    let tb = tb.filter(|t| !t.is_none());
+    if (val.is_some() || tb.is_some()) && py.version_info() >= (3, 12) {
+        PyErr::warn(
+            py,
+            py.get_type::<pyo3::exceptions::PyDeprecationWarning>().as_any(),
+            c"the (type, exc, tb) signature of throw() is deprecated, use the single-arg signature instead.",
+            1,
+        )?;
+    }
+    let base = py.get_type::<pyo3::exceptions::PyBaseException>();
+    let exc = if typ.is_instance(&base)? {
+        if val.is_some() {
+            return Err(PyTypeError::new_err(
+                "instance exception may not have a separate value",
+            ));
+        }
+        typ.clone()
+    } else if typ
+        .cast::<pyo3::types::PyType>()
+        .is_ok_and(|t| t.is_subclass(&base).unwrap_or(false))
+    {
+        match val {
+            Some(v) if v.is_instance(typ)? => v.clone(),
+            Some(v) if v.is_instance_of::<PyTuple>() => typ.call1(v.cast::<PyTuple>()?.clone())?,
+            Some(v) => typ.call1((v,))?,
+            None => typ.call0()?,
+        }
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "exceptions must be classes or instances deriving from BaseException, not {}",
+            type_name(typ)
+        )));
+    };
+    if let Some(tb) = tb {
+        exc.call_method1(pyo3::intern!(py, "with_traceback"), (tb,))?;
+    }
+    Ok(PyErr::from_value(exc))
 }
 
 /// `submit` after `shutdown()`: the stdlib's exception and message.
 fn shut_down_error() -> PyErr {
     PyRuntimeError::new_err("cannot schedule new futures after shutdown")
+}
+
+/// `submit` once the interpreter's exit has shut the pool down: the
+/// stdlib's exception and message.
+fn interpreter_shut_down_error() -> PyErr {
+    PyRuntimeError::new_err("cannot schedule new futures after interpreter shutdown")
 }
 
 /// The running graph, unless `core` is closed: checked first, before the
@@ -447,7 +588,13 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<hpyx_graph::TaskGraph>
     {
         return Err(shut_down_error());
     }
-    Ok(runtime()?.graph)
+    match runtime() {
+        Ok(runtime) => Ok(runtime.graph),
+        Err(_) if core.track && crate::runtime::shut_down_at_exit() => {
+            Err(interpreter_shut_down_error())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A new `hpyx.Future` (the registered type, see `future_types.rs`) around
