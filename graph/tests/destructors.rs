@@ -74,7 +74,9 @@ fn a_weak_future_finds_a_pending_node_and_keeps_no_finished_value() {
     let (p, gate) = g.promise::<u8>("gate");
     let d = drops.clone();
     // Nothing but the graph holds `task` while it waits for its input.
-    let weak = gate.then("task", move |_| Ok(Counted(d.token()))).downgrade();
+    let weak = gate
+        .then("task", move |_| Ok(Counted(d.token())))
+        .downgrade();
     let pending = weak.upgrade().expect("the graph holds a pending node");
     assert_eq!(pending.state(), NodeState::Pending);
     assert!(!weak.is_gone());
