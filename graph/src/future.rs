@@ -1,6 +1,6 @@
 //! `Future<T>`: the typed handle on a node, and `NodeRef`, the untyped one.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use hpyx_engine::{Latch, WaitError};
@@ -138,6 +138,33 @@ impl<T: Send + Sync + 'static> Future<T> {
     /// True if both handles refer to the same node.
     pub fn ptr_eq(&self, other: &Future<T>) -> bool {
         Arc::ptr_eq(&self.node, &other.node)
+    }
+
+    /// A handle that does not keep the node (nor its value) alive.
+    pub fn downgrade(&self) -> WeakFuture<T> {
+        WeakFuture {
+            node: Arc::downgrade(&self.node),
+        }
+    }
+}
+
+/// A handle on a node that does not keep it alive: for bookkeeping that
+/// must find a node while it is pending or running (the pool holds it
+/// then) without keeping a finished node's value once nothing else does.
+pub struct WeakFuture<T> {
+    node: Weak<dyn ValueNode<T>>,
+}
+
+impl<T: Send + Sync + 'static> WeakFuture<T> {
+    /// The node, unless every strong handle on it is gone (it is finished,
+    /// or will never run).
+    pub fn upgrade(&self) -> Option<Future<T>> {
+        self.node.upgrade().map(Future::from_node)
+    }
+
+    /// True once no strong handle on the node is left.
+    pub fn is_gone(&self) -> bool {
+        self.node.strong_count() == 0
     }
 }
 

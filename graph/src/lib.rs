@@ -45,7 +45,7 @@ mod successors;
 mod walk;
 
 pub use error::{Outcome, TaskError};
-pub use future::{Future, NodeRef};
+pub use future::{Future, NodeRef, WeakFuture};
 pub use graph::TaskGraph;
 pub use hooks::{FinishHook, FinishedNode};
 pub use name::{NodeId, NodeName};

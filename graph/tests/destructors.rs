@@ -69,6 +69,29 @@ fn a_finished_input_nothing_refers_to_is_freed() {
 }
 
 #[test]
+fn a_weak_future_finds_a_pending_node_and_keeps_no_finished_value() {
+    let g = GraphGuard::new(2);
+    let drops = DropCounter::new();
+    let (p, gate) = g.promise::<u8>("gate");
+    let d = drops.clone();
+    // Nothing but the graph holds `task` while it waits for its input.
+    let weak = gate
+        .then("task", move |_| Ok(Counted(d.token())))
+        .downgrade();
+    let pending = weak.upgrade().expect("the graph holds a pending node");
+    assert_eq!(pending.state(), NodeState::Pending);
+    assert!(!weak.is_gone());
+    assert!(p.set_value(1).is_ok());
+    assert!(get(&pending).is_ok());
+    drop(pending);
+    // The last strong handle gone (a worker may hold one a moment longer),
+    // the value is freed although the weak handle lives on.
+    wait_for("the value to be freed", || drops.dropped() == 1);
+    assert!(weak.is_gone());
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
 fn a_chain_frees_its_prefix_while_it_runs() {
     const LEN: usize = size(10_000, 50);
     let g = small_stack_graph(2);

@@ -1,29 +1,51 @@
-"""HPXExecutor: a ``concurrent.futures.Executor`` over the hpyx pool."""
+"""HPXExecutor: a ``concurrent.futures.ThreadPoolExecutor`` over the hpyx pool."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
+import threading
 import warnings
+from concurrent.futures import _base
+from concurrent.futures.thread import BrokenThreadPool
 
 from . import _core
 
+# The stdlib's words for an executor whose initializer failed.
+_BROKEN = "A thread initializer failed, the thread pool is not usable anymore"
 
-class HPXExecutor(cf.Executor):
+
+class HPXExecutor(cf.ThreadPoolExecutor):
     """An Executor that runs calls on hpyx's process-global work-stealing pool.
 
-    A drop-in replacement for ``ThreadPoolExecutor``. The pool is shared by
-    every executor in the process: ``max_workers`` only seeds the pool's size
-    if it has not started yet (a different value later emits a
-    ``RuntimeWarning`` and the running pool is reused). ``shutdown()`` retires
-    this executor, not the pool; ``atexit`` owns the pool's teardown.
+    A drop-in replacement for ``ThreadPoolExecutor``, and one in its type
+    (``loop.set_default_executor`` accepts it), though every behaviour is
+    its own: it starts no thread of its own and keeps no queue. The pool is
+    shared by every executor in the process: ``max_workers`` only seeds the
+    pool's size if it has not started yet (a different value later emits a
+    ``RuntimeWarning`` and the running pool is reused); it does not limit
+    how many of this executor's tasks run at once. ``initializer`` runs once
+    in each worker before that worker first runs a task of this executor;
+    ``thread_name_prefix`` names a worker only while it runs one of this
+    executor's tasks. ``shutdown()`` retires this executor, not the pool;
+    ``atexit`` owns the pool's teardown.
     """
 
-    def __init__(self, max_workers=None):
+    # What the stdlib keeps per executor and code reads: not shut down, not
+    # broken (the message once broken).
+    _shutdown = False
+    _broken = False
+
+    def __init__(self, max_workers=None, thread_name_prefix="", initializer=None, initargs=()):
         """Initializes a new HPXExecutor instance.
 
         Args:
             max_workers: The number of worker threads the pool starts with if
                 it is not running yet (advisory: the pool is process-global).
+            thread_name_prefix: An optional name prefix for the worker
+                running one of this executor's tasks, while it runs it.
+            initializer: A callable used to initialize worker threads.
+            initargs: A tuple of arguments to pass to the initializer.
         """
         if max_workers is not None:
             if not isinstance(max_workers, int) or isinstance(max_workers, bool):
@@ -32,6 +54,9 @@ class HPXExecutor(cf.Executor):
                 )
             if max_workers <= 0:
                 raise ValueError("max_workers must be greater than 0")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if max_workers is not None:
             running = _core.pool_size()
             if running is None:
                 _core.init(os_threads=max_workers)
@@ -43,12 +68,22 @@ class HPXExecutor(cf.Executor):
                     RuntimeWarning,
                     stacklevel=2,
                 )
+        self._thread_name_prefix = thread_name_prefix
+        self._initializer = initializer
+        self._initargs = initargs
+        # The threads that have run (or are running) the initializer.
+        self._initialized = set()
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
         self._core = _core.ExecutorCore()
-        if type(self).submit is HPXExecutor.submit:
+        if (
+            type(self).submit is HPXExecutor.submit
+            and initializer is None
+            and not thread_name_prefix
+        ):
             # The Rust method itself, bound to this executor: the same call
-            # without a Python frame per task (a subclass's own submit wins).
+            # without a Python frame per task (a subclass's own submit, or a
+            # task wrapped for an initializer or a name, goes through Python).
             self.submit = self._core.submit
 
     @property
@@ -65,7 +100,9 @@ class HPXExecutor(cf.Executor):
         Returns:
             A Future representing the given call.
         """
-        return self._core.submit(fn, *args, **kwargs)
+        if self._broken:
+            raise BrokenThreadPool(self._broken)
+        return self._core.submit(self._task(fn), *args, **kwargs)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """Returns an iterator equivalent to map(fn, iter).
@@ -91,11 +128,15 @@ class HPXExecutor(cf.Executor):
         """
         # The stdlib's Executor.map in one Rust call: every item scheduled
         # now, no Future object per item; the iterator waits for each result
-        # in order, and its first exception (or dropping it) cancels the rest.
+        # in order. As with the stdlib's generator, once an iteration has
+        # started, its first exception, close() or dropping it cancels the
+        # rest; a result never iterated cancels nothing.
         if type(self).submit is not HPXExecutor.submit:
             # A subclass's own submit sees every item, as with the stdlib.
-            return super().map(fn, *iterables, timeout=timeout, chunksize=chunksize)
-        return self._core.map(fn, zip(*iterables), timeout)
+            return cf.Executor.map(self, fn, *iterables, timeout=timeout, chunksize=chunksize)
+        if self._broken:
+            raise BrokenThreadPool(self._broken)
+        return self._core.map(self._task(fn), zip(*iterables), timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         """Clean-up the resources associated with the Executor.
@@ -112,6 +153,7 @@ class HPXExecutor(cf.Executor):
                 cancelled.
         """
         nodes = self._core.close()
+        self._shutdown = True
         if cancel_futures:
             for node in nodes:
                 node.cancel()
@@ -124,6 +166,61 @@ class HPXExecutor(cf.Executor):
                     # never end.
                     continue
                 node.wait()
+
+    def _adjust_thread_count(self):
+        """Does nothing: the pool is hpyx's, shared and already sized."""
+
+    def _initializer_failed(self):
+        """Marks this executor broken, as the stdlib does.
+
+        ``submit`` then raises ``BrokenThreadPool``, and each of its tasks not
+        yet started fails with it when a worker picks it up, without running.
+        """
+        self._broken = _BROKEN
+
+    # -- tasks wrapped for an initializer or a thread name -----------------
+
+    def _task(self, fn):
+        """``fn``, or, with an initializer or a thread name prefix, a callable
+        that runs it through ``_run`` under ``fn``'s task name."""
+        if self._initializer is None and not self._thread_name_prefix:
+            return fn
+        if isinstance(fn, _core.Named):
+            name, fn = fn.name, fn.func
+        elif callable(fn):
+            name = getattr(fn, "__qualname__", None)
+            if name is None:
+                name = type(fn).__qualname__
+            elif not isinstance(name, str):
+                name = str(name)
+        else:
+            raise TypeError("'%s' object is not callable" % type(fn).__qualname__)
+        return _core.Named(name, functools.partial(self._run, fn))
+
+    def _run(self, fn, /, *args, **kwargs):
+        if self._broken:
+            raise BrokenThreadPool(self._broken)
+        if self._initializer is not None:
+            ident = threading.get_ident()
+            if ident not in self._initialized:
+                # Noted first: a task of this executor that the initializer
+                # waits for may run nested on this same worker.
+                self._initialized.add(ident)
+                try:
+                    self._initializer(*self._initargs)
+                except BaseException as exc:
+                    _base.LOGGER.critical("Exception in initializer:", exc_info=True)
+                    self._initializer_failed()
+                    raise BrokenThreadPool(self._broken) from exc
+        if not self._thread_name_prefix:
+            return fn(*args, **kwargs)
+        thread = threading.current_thread()
+        name = thread.name
+        thread.name = "%s_%d" % (self._thread_name_prefix, _core.get_worker_thread_id())
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            thread.name = name
 
 
 def _runs_on(node, worker):

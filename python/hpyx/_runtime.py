@@ -70,7 +70,9 @@ class HPXRuntime:
         return False
 
 
-atexit.register(_core.shutdown)
+# at_exit: from now on an executor refuses new work with the stdlib's words
+# for the interpreter's exit.
+atexit.register(_core.shutdown, at_exit=True)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
         before=_core._before_fork, after_in_child=_core._after_fork_in_child

@@ -1,17 +1,17 @@
 //! `ExecutorCore`, the Rust half of `hpyx.HPXExecutor` (and of
-//! `hpyx.async_`): `submit` in one call, the futures an executor tracks for
-//! its shutdown, and `MapResults`, the iterator `executor.map` returns.
+//! `hpyx.async_`): `submit` and `map` in one call each, and the futures an
+//! executor tracks for its shutdown. `map`'s iterator is `map_results.rs`.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use hpyx_graph::{Future, Inputs, NodeName, TaskError, TaskGraph};
+use hpyx_graph::{Future, Inputs, NodeName, TaskError, TaskGraph, WeakFuture};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::future::make::wrap;
+use crate::map_results::MapResults;
 use crate::naming::resolve;
 use crate::node::{self, PyNode, PyValue};
 use crate::runtime::runtime;
@@ -36,8 +36,10 @@ macro_rules! stdlib_submit_doc {
 /// The Rust half of `hpyx.HPXExecutor`: its closed flag and the futures it
 /// still tracks (for `shutdown(wait=True)` and `cancel_futures`), under one
 /// mutex, and `submit` in one call: no Python-level lock or bookkeeping per
-/// task. Finished futures are forgotten whenever the list doubles, so a
-/// long-lived executor does not grow.
+/// task. Tracked weakly: the pool holds a node while it is pending or
+/// running, and a finished one's value is freed as soon as the caller drops
+/// it, as with the stdlib's executor. Finished futures are forgotten
+/// whenever the list doubles, so a long-lived executor does not grow.
 #[pyclass(frozen, module = "hpyx._core", name = "ExecutorCore")]
 struct ExecutorCore {
     /// False for `hpyx.async_`, which needs no shutdown bookkeeping.
@@ -47,7 +49,7 @@ struct ExecutorCore {
 
 struct Tracked {
     closed: bool,
-    nodes: TrackedFutures<Future<PyValue>>,
+    nodes: TrackedFutures<WeakFuture<PyValue>>,
     prune_at: usize,
 }
 
@@ -120,17 +122,20 @@ impl ExecutorCore {
         // On an error (a raising iterable, shutdown) the items scheduled so
         // far still run, as with the stdlib's list of submits.
         scheduled?;
-        Ok(MapResults {
-            nodes: Mutex::new(nodes),
-            deadline,
-        })
+        Ok(MapResults::new(nodes, deadline))
     }
 
     /// Closes the executor and hands back the futures it tracked.
     fn close(&self) -> Vec<PyNode> {
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         tracked.closed = true;
-        tracked.nodes.take_all().map(PyNode::new).collect()
+        // The futures still alive: pending or running, or held elsewhere.
+        tracked
+            .nodes
+            .take_all()
+            .filter_map(|node| node.upgrade())
+            .map(PyNode::new)
+            .collect()
     }
 
     /// How many futures are tracked (for tests).
@@ -175,89 +180,48 @@ impl ExecutorCore {
         if !self.track {
             return Ok(spawn_node(graph, name, body));
         }
-        let (future, pruned) = {
+        // The nodes a prune looks at, dropped after unlocking: one of them
+        // may hold the last reference to a task's result (its task has just
+        // finished, its future is dropped), whose `__del__` may run any
+        // Python, even `submit` on this executor (a deadlock under the
+        // lock), or be held at a stop-the-world pause while other
+        // submitters wait.
+        let mut looked_at = Vec::new();
+        let future = {
             let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
             if tracked.closed {
                 return Err(shut_down_error());
             }
             let future = spawn_node(graph, name, body);
-            tracked.nodes.push(future.clone());
-            let pruned = if tracked.nodes.len() >= tracked.prune_at {
-                // Forgets the finished, handed out to be dropped after
-                // unlocking (see below).
-                let finished = tracked.nodes.take_finished(|f| f.is_finished());
+            tracked.nodes.push(future.downgrade());
+            if tracked.nodes.len() >= tracked.prune_at {
+                // Forgets the finished and the gone.
+                tracked.nodes.take_finished(|node| match node.upgrade() {
+                    None => true,
+                    Some(node) => {
+                        let finished = node.is_finished();
+                        looked_at.push(node);
+                        finished
+                    }
+                });
                 tracked.prune_at = MIN_PRUNE_AT.max(2 * tracked.nodes.len());
-                finished
-            } else {
-                Vec::new()
-            };
-            (future, pruned)
+            }
+            future
         };
-        // Dropped after unlocking: a forgotten future may hold the last
-        // reference to a task's result, whose `__del__` may run any Python,
-        // even `submit` on this executor (a deadlock under the lock), or be
-        // held at a stop-the-world pause while other submitters wait.
-        drop(pruned);
+        drop(looked_at);
         Ok(future)
-    }
-}
-
-/// The iterator `HPXExecutor.map` returns: the results in order, each
-/// waited for (until the map's deadline) when asked for. Like the stdlib's
-/// generator, the first exception (the task's, or `TimeoutError`) ends it
-/// and cancels the items not yet returned, and so does dropping it.
-#[pyclass(frozen, module = "hpyx._core", name = "MapResults")]
-struct MapResults {
-    nodes: Mutex<VecDeque<Future<PyValue>>>,
-    deadline: Option<Instant>,
-}
-
-impl MapResults {
-    fn cancel_rest(&self) {
-        let rest = std::mem::take(&mut *self.nodes.lock().unwrap_or_else(|e| e.into_inner()));
-        for node in &rest {
-            node.cancel();
-        }
-    }
-}
-
-#[pymethods]
-impl MapResults {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyValue>> {
-        let next = self
-            .nodes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front();
-        let Some(next) = next else {
-            return Ok(None);
-        };
-        let timeout = self
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
-        let node = PyNode::new(next);
-        node.result(py, timeout)
-            .inspect_err(|_| {
-                node.future.cancel();
-                self.cancel_rest();
-            })
-            .map(Some)
-    }
-}
-
-impl Drop for MapResults {
-    fn drop(&mut self) {
-        self.cancel_rest();
     }
 }
 
 /// `submit` after `shutdown()`: the stdlib's exception and message.
 fn shut_down_error() -> PyErr {
     PyRuntimeError::new_err("cannot schedule new futures after shutdown")
+}
+
+/// `submit` once the interpreter's exit has shut the pool down: the
+/// stdlib's exception and message.
+fn interpreter_shut_down_error() -> PyErr {
+    PyRuntimeError::new_err("cannot schedule new futures after interpreter shutdown")
 }
 
 /// The running graph, unless `core` is closed: checked first, before the
@@ -272,11 +236,16 @@ fn runtime_unless_closed(core: &ExecutorCore) -> PyResult<TaskGraph> {
     {
         return Err(shut_down_error());
     }
-    Ok(runtime()?.graph)
+    match runtime() {
+        Ok(runtime) => Ok(runtime.graph),
+        Err(_) if core.track && crate::runtime::shut_down_at_exit() => {
+            Err(interpreter_shut_down_error())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ExecutorCore>()?;
-    m.add_class::<MapResults>()?;
     Ok(())
 }

@@ -31,8 +31,10 @@
 //!   view of it (`track`), and the future types the package registers.
 //! - `combinators.rs`: `then`, `dataflow`, `when_all`, `when_any`, `ready`,
 //!   `promise`.
-//! - `executor.rs`: `ExecutorCore` (`HPXExecutor.submit`, `hpyx.async_`,
-//!   shutdown tracking) and `MapResults` (`executor.map`).
+//! - `map_results.rs`: `MapResults`, the iterator `executor.map` returns
+//!   (the stdlib generator's `close`, `send`, `throw`).
+//! - `executor.rs`: `ExecutorCore` (`HPXExecutor.submit` and `map`,
+//!   `hpyx.async_`, shutdown tracking).
 //! - `future/mod.rs`: `FutureBase`'s methods as Python calls them;
 //!   `Future.then` is `combinators::then`.
 //! - `debug.rs`: recordings, snapshots and their export (DOT, JSON,
@@ -45,6 +47,7 @@ mod errors;
 mod executor;
 mod fault;
 mod future;
+mod map_results;
 mod memory;
 mod naming;
 mod node;
@@ -76,6 +79,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     future::register(m)?;
     combinators::register(m)?;
     executor::register(m)?;
+    map_results::register(m)?;
     debug::register(m)?;
     memory::register(m)?;
     fault::register(m)?;

@@ -38,6 +38,8 @@ enum State {
 static STATE: Mutex<State> = Mutex::new(State::NotStarted);
 static RUNNING: AtomicPtr<Runtime> = AtomicPtr::new(ptr::null_mut());
 static FORKED: AtomicBool = AtomicBool::new(false);
+/// Set by the `atexit` hook's shutdown: the interpreter is exiting.
+static AT_EXIT: AtomicBool = AtomicBool::new(false);
 
 const SHUT_DOWN: &str =
     "the hpyx runtime has been shut down and cannot be restarted in this process";
@@ -230,9 +232,20 @@ pub(crate) fn check_not_forked() -> PyResult<()> {
     Ok(())
 }
 
+/// True once the `atexit` hook has shut the runtime down (an executor then
+/// refuses work in the stdlib's words for the interpreter's exit).
+pub(crate) fn shut_down_at_exit() -> bool {
+    AT_EXIT.load(Ordering::Relaxed)
+}
+
 /// `hpyx.shutdown`: drain the pool (every queued task runs) and stop it.
+/// `at_exit=True` is the `atexit` hook's call.
 #[pyfunction]
-fn shutdown(py: Python<'_>) -> PyResult<()> {
+#[pyo3(signature = (*, at_exit=false))]
+fn shutdown(py: Python<'_>, at_exit: bool) -> PyResult<()> {
+    if at_exit {
+        AT_EXIT.store(true, Ordering::Relaxed);
+    }
     if FORKED.load(Ordering::Relaxed) {
         // A forked child has the pool's memory but none of its threads:
         // there is nothing to drain or join (joining would fail), so the

@@ -268,19 +268,6 @@ def test_map_first_exception_ends_it_and_cancels_the_rest(executor):
     assert list(it) == [], "the iterator goes on after an exception"
 
 
-def test_map_dropped_iterator_cancels_items_not_yet_run(executor):
-    with blocked_workers(executor):
-        it = executor.map(identity, range(100))
-        del it
-        after = executor.submit(identity, "after")
-    assert after.result(timeout=WAIT) == "after"
-    # Every mapped item was cancelled (not run) before `after` could run: the
-    # executor tracked all of them; none is left pending.
-    nodes = executor._core.close()
-    assert all(n.done() for n in nodes)
-    assert sum(n.cancelled() for n in nodes) >= 100
-
-
 def test_map_shared_by_threads_yields_each_result_once(executor):
     it = executor.map(identity, range(2000))
     seen = []
