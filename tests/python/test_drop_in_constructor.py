@@ -10,7 +10,8 @@ import threading
 from concurrent.futures.thread import BrokenThreadPool
 
 import pytest
-from conftest import WAIT, blocked_workers, check_py
+from conftest import WAIT, blocked_workers
+from fresh_interpreter import check_py
 
 import hpyx
 

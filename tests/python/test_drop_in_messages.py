@@ -6,7 +6,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 
 import pytest
-from conftest import WAIT, check_py
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 
