@@ -121,7 +121,17 @@ pub(crate) fn run_merge_queue(py: Python<'_>) {
         let nothing = NOTHING.get_or_try_init(py, || {
             py.eval(c"lambda: None", None, None).map(Bound::unbind)
         });
-        match nothing.and_then(|f| f.call0(py)) {
+        // Out of sight of profilers, tracers and `sys.monitoring` (tracing
+        // suppresses their events, not the eval breaker's handling): this
+        // call is hpyx's, not the program's.
+        // SAFETY: attached (`py`), so this thread has a thread state; the
+        // enter is balanced by the leave below on the same thread state.
+        let tstate = unsafe { pyo3::ffi::PyThreadState_Get() };
+        unsafe { pyo3::ffi::PyThreadState_EnterTracing(tstate) };
+        let called = nothing.and_then(|f| f.call0(py));
+        // SAFETY: as above.
+        unsafe { pyo3::ffi::PyThreadState_LeaveTracing(tstate) };
+        match called {
             Ok(_) => {}
             // An asynchronous exception aimed at this thread
             // (`PyThreadState_SetAsyncExc`) is the only error the entry can

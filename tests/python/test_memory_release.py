@@ -13,6 +13,9 @@ values are still alive.
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from fresh_interpreter import check_py
 
 PRELUDE = """
@@ -109,4 +112,28 @@ assert total.result() == 1
 del first, fan, total
 run_c_tasks(50)
 assert ref() is None, "the shared input is still alive after every consumer ran"
+""")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="threading.setprofile_all_threads is 3.12+")
+def test_a_profiler_sees_no_python_call_of_hpyx_on_idle_workers():
+    # Workers that run only C functions and go idle between tasks: the
+    # profiler, installed on every thread, must see no Python function of
+    # hpyx's own (on the free-threaded build a worker going idle calls one
+    # to free what other threads released).
+    check_py(PRELUDE + """
+import threading, time
+main = threading.get_ident()
+seen = []
+
+def profile(frame, event, arg):
+    if event == "call" and threading.get_ident() != main:
+        seen.append(frame.f_code.co_qualname)
+
+threading.setprofile_all_threads(profile)
+for _ in range(20):
+    hpyx.async_(len, "abc").result()
+    time.sleep(0.005)
+threading.setprofile_all_threads(None)
+assert seen == [], f"the profiler saw calls on the workers: {seen[:5]}"
 """)
