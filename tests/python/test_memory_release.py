@@ -19,7 +19,7 @@ import pytest
 from fresh_interpreter import check_py
 
 PRELUDE = """
-import gc, mmap, weakref
+import gc, mmap, time, weakref
 import hpyx
 
 gc.disable()
@@ -47,10 +47,15 @@ def rss_mib():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
 
-def run_c_tasks(n):
-    # Tasks that run no Python code on the workers.
-    for _ in range(n):
+def run_c_tasks_until(condition, limit=500):
+    # Tasks that run no Python code on the workers, until `condition()`
+    # holds (at most `limit`, with a short pause each: a worker releases a
+    # node's inputs just after completing it, and may be descheduled then).
+    for _ in range(limit):
+        if condition():
+            return
         hpyx.async_(len, "x").result()
+        time.sleep(0.002)
 
 hpyx.async_(len, "").result()
 """
@@ -63,8 +68,8 @@ consumer = made_by_task.then(id)
 consumer.result()
 ref = weakref.ref(made_by_task.result())
 del made_by_task, consumer
-run_c_tasks(50)
-assert ref() is None, "the consumed value is still alive after 50 more tasks"
+run_c_tasks_until(lambda: ref() is None)
+assert ref() is None, "the consumed value is still alive after 500 more tasks"
 """)
 
 
@@ -79,7 +84,7 @@ for _ in range(50):
     x = hpyx.dataflow(step, x, hpyx.async_(big))
 result = x.result()
 del x
-run_c_tasks(10)
+run_c_tasks_until(lambda: alive() == 1)
 grown = rss_mib() - base
 assert alive() == 1, f"{alive()} of {len(made)} values alive, expected only the result"
 # 101 values of 8 MiB were made; the result and allocator slack remain.
@@ -97,7 +102,7 @@ consumer = made_by_task.then(len)
 assert consumer.result() == 2
 refs = [weakref.ref(item) for item in made_by_task.result()]
 del made_by_task, consumer
-run_c_tasks(50)
+run_c_tasks_until(lambda: all(ref() is None for ref in refs))
 assert [ref() for ref in refs] == [None, None], "a tuple item is still alive"
 """)
 
@@ -110,7 +115,7 @@ fan = [first.then(id) for _ in range(20)]
 total = hpyx.dataflow(lambda *ids: len(set(ids)), *fan)
 assert total.result() == 1
 del first, fan, total
-run_c_tasks(50)
+run_c_tasks_until(lambda: ref() is None)
 assert ref() is None, "the shared input is still alive after every consumer ran"
 """)
 
@@ -122,7 +127,7 @@ def test_a_profiler_sees_no_python_call_of_hpyx_on_idle_workers():
     # hpyx's own (on the free-threaded build a worker going idle calls one
     # to free what other threads released).
     check_py(PRELUDE + """
-import threading, time
+import threading
 main = threading.get_ident()
 seen = []
 
