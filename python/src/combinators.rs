@@ -83,29 +83,33 @@ enum Slot {
 /// scanned in order before keywords, so that is the order the node's inputs
 /// were added in, and the usual `dataflow(f, a, b)` needs no list (one
 /// allocation per node fewer, made on the caller's thread and freed on a
-/// worker's).
+/// worker's). The list is boxed: 8 bytes in the node's function, which is
+/// kept for as long as the node is pending, instead of 24.
 #[derive(Default)]
 struct Slots {
     positions: u64,
-    rest: Vec<Slot>,
+    rest: Option<Box<Vec<Slot>>>,
 }
 
 impl Slots {
     fn push(&mut self, slot: Slot) {
         match slot {
             Slot::Arg(i) if i < 64 => self.positions |= 1 << i,
-            slot => self.rest.push(slot),
+            slot => self.rest.get_or_insert_default().push(slot),
         }
     }
 
     /// The slots in input order.
     fn iter(&self) -> impl Iterator<Item = SlotRef<'_>> {
-        positions(self.positions)
-            .map(SlotRef::Arg)
-            .chain(self.rest.iter().map(|slot| match slot {
-                Slot::Arg(i) => SlotRef::Arg(*i),
-                Slot::Kwarg(key) => SlotRef::Kwarg(key),
-            }))
+        positions(self.positions).map(SlotRef::Arg).chain(
+            self.rest
+                .iter()
+                .flat_map(|rest| rest.iter())
+                .map(|slot| match slot {
+                    Slot::Arg(i) => SlotRef::Arg(*i),
+                    Slot::Kwarg(key) => SlotRef::Kwarg(key),
+                }),
+        )
     }
 }
 
