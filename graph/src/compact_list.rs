@@ -11,16 +11,12 @@
 use crate::small::SmallList;
 
 /// A fixed list: empty, one item inline, or a boxed slice of two or more.
+#[derive(Default)]
 pub(crate) enum CompactList<T> {
+    #[default]
     Empty,
     One(T),
     Many(Box<[T]>),
-}
-
-impl<T> Default for CompactList<T> {
-    fn default() -> Self {
-        CompactList::Empty
-    }
 }
 
 impl<T> std::ops::Deref for CompactList<T> {
