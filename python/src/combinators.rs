@@ -13,6 +13,7 @@ use crate::errors;
 use crate::future::make::{future_types, wrap};
 use crate::naming::resolve;
 use crate::node::{PyNode, PyPromise, PyValue};
+use crate::ownership;
 use crate::runtime::runtime;
 use crate::task::{attach_unless_finalizing, call, CallArgs};
 
@@ -236,7 +237,7 @@ fn when_all<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
                     .clone()
             });
             PyTuple::new(py, values)
-                .map(|t| t.into_any().unbind())
+                .map(|t| ownership::hand_over(t.into_any().unbind()))
                 .map_err(|e| errors::capture(py, e, "when_all"))
         })
     });
@@ -261,7 +262,7 @@ fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         attach_unless_finalizing(|py| {
             (index, futures.bind(py).clone())
                 .into_pyobject(py)
-                .map(|t| t.into_any().unbind())
+                .map(|t| ownership::hand_over(t.into_any().unbind()))
                 .map_err(|e| errors::capture(py, e, "when_any"))
         })
     });

@@ -43,7 +43,9 @@ use pyo3::prelude::*;
 /// A task's result, as it leaves the worker that ran the task: on a
 /// free-threaded build, owned by no thread if the worker held no other
 /// reference to it, and so are the items of a tuple it returned (see the
-/// module documentation).
+/// module documentation). Every value a worker makes for the graph goes
+/// through it: a task's result (`task.rs`) and the tuples of `when_all` and
+/// `when_any` (`combinators.rs`).
 #[inline]
 pub(crate) fn hand_over(value: Py<PyAny>) -> Py<PyAny> {
     #[cfg(Py_GIL_DISABLED)]
