@@ -126,9 +126,10 @@ pub(crate) fn run_merge_queue(py: Python<'_>) {
         // Out of sight of profilers, tracers and `sys.monitoring` (tracing
         // suppresses their events, not the eval breaker's handling): this
         // call is hpyx's, not the program's.
-        // SAFETY: attached (`py`), so this thread has a thread state; the
-        // enter is balanced by the leave below on the same thread state.
+        // SAFETY: attached (`py`), so this thread has a thread state.
         let tstate = unsafe { pyo3::ffi::PyThreadState_Get() };
+        // SAFETY: `tstate` is this thread's, attached; the enter is balanced
+        // by the leave below on the same thread state.
         unsafe { pyo3::ffi::PyThreadState_EnterTracing(tstate) };
         let called = nothing.and_then(|f| f.call0(py));
         // SAFETY: as above.
