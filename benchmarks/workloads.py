@@ -292,6 +292,28 @@ def memory_pending(peer, n):
     return dt, {"bytes_per_task": grown / n}
 
 
+def memory_pending_then(peer, n):
+    """RSS per dependent (`then`) pending on one unfinished future."""
+    if peer != "hpyx":
+        raise SystemExit("only hpyx has dependents")
+    import hpyx
+
+    gate = hpyx.Future()
+    base = rss_bytes()
+    t0 = time.perf_counter()
+    pending = [gate.then(noop_value) for _ in range(n)]
+    dt = time.perf_counter() - t0
+    grown = rss_bytes() - base
+    gate.set_result(None)
+    for f in pending:
+        f.result(timeout=120)
+    return dt, {"bytes_per_task": grown / n}
+
+
+def noop_value(value):
+    return None
+
+
 PEERS = {"tpe": TPE, "hpyx": HPYX}
 
 WORKLOADS = {
@@ -303,6 +325,7 @@ WORKLOADS = {
     "cpu_parallel_long": cpu_parallel_long,
     "cpu_parallel_short": cpu_parallel_short,
     "memory_pending": memory_pending,
+    "memory_pending_then": memory_pending_then,
 }
 
 

@@ -5,13 +5,16 @@
 //! Only a node built with inputs has one: it is the `S` of `Node<T, S>`,
 //! in the node's own allocation. A node built without inputs, as most
 //! pending nodes are (`spawn`, Python's `executor.submit`), has
-//! [`NoInputs`] there, which takes no space: such a node stays ~90 bytes
+//! [`NoInputs`] there, which takes no space: such a node stays 48 bytes
 //! smaller, a smaller allocator size class (see the size tests in
-//! `node.rs`), and its construction guard is all it waits for.
+//! `node.rs`), and its construction guard is all it waits for. A node with
+//! inputs keeps its side small too (a compact input list, 32-bit counts):
+//! pipelines are made mostly of such nodes, waiting on their inputs.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::compact_list::CompactList;
 use crate::drop_queue::drop_iteratively;
 use crate::error::TaskError;
 use crate::node::{GraphNode, NodeKind};
@@ -20,20 +23,22 @@ use crate::small::SmallList;
 use crate::spin::SpinLock;
 use crate::state::NodeState;
 
-/// A node's inputs, in argument order (three or fewer are kept inline).
+/// A node's inputs, in argument order, as they are built and handed to the
+/// node's function (three or fewer are kept inline).
 pub(crate) type NodeList = SmallList<Arc<dyn GraphNode>>;
 
 const NO_WINNER: u32 = u32::MAX;
 
 pub(crate) struct InputSide {
     /// Inputs in argument order. Released once the node has run, unless the
-    /// node was created while recording (`keep_history`).
-    inputs: SpinLock<NodeList>,
+    /// node was created while recording (`keep_history`). Kept compact (one
+    /// inline, more boxed) while the node is pending.
+    inputs: SpinLock<CompactList<Arc<dyn GraphNode>>>,
     /// Unfinished inputs, plus the construction guard (see `pending.rs`).
     pending: PendingInputs,
     /// How many leading inputs are known to have succeeded (read and written
     /// under the `inputs` lock): lets `decided_early` scan each input once.
-    succeeded_prefix: AtomicUsize,
+    succeeded_prefix: AtomicU32,
     /// For `WhenAny`: the index of the first input to finish.
     winner: AtomicU32,
     /// Set (before the input counts itself finished) by any input that
@@ -51,9 +56,9 @@ impl InputSide {
     pub(crate) fn new(inputs: NodeList, pending_inputs: usize, keep_history: bool) -> InputSide {
         debug_assert!(!inputs.is_empty());
         InputSide {
-            inputs: SpinLock::new(inputs),
+            inputs: SpinLock::new(CompactList::from(inputs)),
             pending: PendingInputs::with_guard(pending_inputs),
-            succeeded_prefix: AtomicUsize::new(0),
+            succeeded_prefix: AtomicU32::new(0),
             winner: AtomicU32::new(NO_WINNER),
             unsuccessful_input: AtomicBool::new(false),
             keep_history,
@@ -140,7 +145,7 @@ impl InputSide {
     /// See [`NodeCore::decided_early`](crate::node::NodeCore::decided_early).
     pub(crate) fn decided_early(&self) -> Option<Result<(), TaskError>> {
         let inputs = self.inputs.lock();
-        let mut index = self.succeeded_prefix.load(Ordering::Relaxed);
+        let mut index = self.succeeded_prefix.load(Ordering::Relaxed) as usize;
         let outcome = loop {
             let Some(input) = inputs.get(index) else {
                 break None;
@@ -158,7 +163,8 @@ impl InputSide {
                 _ => break None,
             }
         };
-        self.succeeded_prefix.store(index, Ordering::Relaxed);
+        // At most the input count, which `PendingInputs` keeps within u32.
+        self.succeeded_prefix.store(index as u32, Ordering::Relaxed);
         outcome
     }
 
@@ -167,9 +173,9 @@ impl InputSide {
     pub(crate) fn take_for_run(&self) -> NodeList {
         let mut inputs = self.inputs.lock();
         if self.keep_history {
-            inputs.clone()
+            inputs.iter().cloned().collect()
         } else {
-            std::mem::take(&mut *inputs)
+            std::mem::take(&mut *inputs).into()
         }
     }
 
@@ -178,7 +184,7 @@ impl InputSide {
     pub(crate) fn release(&self) {
         if !self.keep_history {
             let inputs = std::mem::take(&mut *self.inputs.lock());
-            drop_iteratively(inputs);
+            drop_iteratively(NodeList::from(inputs));
         }
     }
 }
@@ -188,7 +194,7 @@ impl Drop for InputSide {
         let inputs = std::mem::take(self.inputs.get_mut());
         // A node that ran has let go of its inputs: nothing to hand over.
         if !inputs.is_empty() {
-            drop_iteratively(inputs);
+            drop_iteratively(NodeList::from(inputs));
         }
     }
 }

@@ -25,6 +25,7 @@
 //! (`state.rs`); exactly one thread *claims* a node (runs or cancels it) and
 //! only it writes the outcome.
 
+mod compact_list;
 mod drop_queue;
 mod error;
 mod future;

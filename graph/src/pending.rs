@@ -8,7 +8,7 @@
 //! Only a node with inputs has a count (in its input side): for one without,
 //! releasing the guard is all there is, and makes it ready at once.
 
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicU32, Ordering};
 
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
@@ -18,12 +18,15 @@ pub(crate) enum Readiness {
     Ready,
 }
 
-pub(crate) struct PendingInputs(AtomicUsize);
+/// Four bytes, not eight: it sits in every pending node with inputs, and no
+/// node has anywhere near 2^32 inputs (each costs 16 bytes of memory).
+pub(crate) struct PendingInputs(AtomicU32);
 
 impl PendingInputs {
     /// `inputs` unfinished inputs, plus the construction guard.
     pub(crate) fn with_guard(inputs: usize) -> PendingInputs {
-        PendingInputs(AtomicUsize::new(inputs + 1))
+        let count = u32::try_from(inputs + 1).expect("a node has fewer than 2^32 - 1 inputs");
+        PendingInputs(AtomicU32::new(count))
     }
 
     #[inline]
@@ -47,6 +50,7 @@ impl PendingInputs {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
+    use crate::loom::sync::atomic::AtomicUsize;
     use loom::sync::Arc;
 
     /// Two inputs finish on two threads while the builder releases the

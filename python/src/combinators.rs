@@ -13,6 +13,7 @@ use crate::errors;
 use crate::future::make::{future_types, wrap};
 use crate::naming::resolve;
 use crate::node::{PyNode, PyPromise, PyValue};
+use crate::ownership;
 use crate::runtime::runtime;
 use crate::task::{attach_unless_finalizing, call, CallArgs};
 
@@ -83,14 +84,22 @@ enum Slot {
 /// scanned in order before keywords, so that is the order the node's inputs
 /// were added in, and the usual `dataflow(f, a, b)` needs no list (one
 /// allocation per node fewer, made on the caller's thread and freed on a
-/// worker's).
-#[derive(Default)]
+/// worker's). The list is a boxed slice: 16 bytes in the node's function,
+/// which is kept for as long as the node is pending, where a `Vec` takes 24
+/// and puts the function in a larger size class.
 struct Slots {
+    positions: u64,
+    rest: Box<[Slot]>,
+}
+
+/// [`Slots`] while the arguments are scanned.
+#[derive(Default)]
+struct SlotsBuilder {
     positions: u64,
     rest: Vec<Slot>,
 }
 
-impl Slots {
+impl SlotsBuilder {
     fn push(&mut self, slot: Slot) {
         match slot {
             Slot::Arg(i) if i < 64 => self.positions |= 1 << i,
@@ -98,6 +107,15 @@ impl Slots {
         }
     }
 
+    fn build(self) -> Slots {
+        Slots {
+            positions: self.positions,
+            rest: self.rest.into_boxed_slice(),
+        }
+    }
+}
+
+impl Slots {
     /// The slots in input order.
     fn iter(&self) -> impl Iterator<Item = SlotRef<'_>> {
         positions(self.positions)
@@ -156,7 +174,7 @@ fn dataflow<'py>(
     let types = future_types(py)?;
     let node_of = |value: &Bound<'py, PyAny>| types.node_of(value);
     let mut nodes: Vec<NodeRef> = Vec::new();
-    let mut slots = Slots::default();
+    let mut slots = SlotsBuilder::default();
     for (index, arg) in args.bind(py).iter().enumerate() {
         if let Some(node) = node_of(&arg)? {
             nodes.push(node);
@@ -173,6 +191,7 @@ fn dataflow<'py>(
             }
         }
     }
+    let slots = slots.build();
     let (func, name) = resolve(py, r#fn)?;
     let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
         call(
@@ -218,7 +237,7 @@ fn when_all<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
                     .clone()
             });
             PyTuple::new(py, values)
-                .map(|t| t.into_any().unbind())
+                .map(|t| ownership::hand_over(t.into_any().unbind()))
                 .map_err(|e| errors::capture(py, e, "when_all"))
         })
     });
@@ -243,7 +262,7 @@ fn when_any<'py>(py: Python<'py>, futures: Bound<'py, PyList>) -> PyResult<Bound
         attach_unless_finalizing(|py| {
             (index, futures.bind(py).clone())
                 .into_pyobject(py)
-                .map(|t| t.into_any().unbind())
+                .map(|t| ownership::hand_over(t.into_any().unbind()))
                 .map_err(|e| errors::capture(py, e, "when_any"))
         })
     });

@@ -17,6 +17,9 @@
 //! - `tracked_futures.rs`: an executor's list of the futures it must wait
 //!   for or cancel at shutdown, in chunks.
 //! - `trace.rs`: task traces (JSON lines) through the graph's finish hook.
+//! - `ownership.rs`: on the free-threaded build, a task's result handed
+//!   over by the worker that made it, and a worker's merge queue emptied
+//!   when it goes idle, so values other threads release are freed at once.
 //! - `thread_state/`: the worker thread-state protocol: one Python thread
 //!   state per worker, sticky attach, detached waits, parking at
 //!   finalization (its `README.md` explains it).
@@ -51,6 +54,7 @@ mod map_results;
 mod memory;
 mod naming;
 mod node;
+mod ownership;
 mod runtime;
 mod task;
 mod thread_state;

@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::errors;
 use crate::node::PyValue;
+use crate::ownership;
 use crate::thread_state;
 
 /// Runs `f` attached to the interpreter, or fails the task if the
@@ -35,7 +36,7 @@ pub(crate) fn call(
         drop(func);
         crate::fault::hit("task.after_call");
         result
-            .map(Bound::unbind)
+            .map(|value| ownership::hand_over(value.unbind()))
             .map_err(|e| errors::capture(py, e, name))
     })
 }

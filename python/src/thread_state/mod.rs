@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use crate::ownership;
+
 thread_local! {
     /// The worker's own thread state, kept from start to exit.
     static WORKER_THREAD_STATE: Cell<Option<(ffi::PyGILState_STATE, *mut ffi::PyThreadState)>> =
@@ -72,16 +74,18 @@ pub(crate) fn on_worker_exit() {
 /// The pool's idle hook, called when the worker runs out of work: detach if
 /// it stayed attached. Attaching then detaching once also runs PyO3's
 /// deferred decrefs, so objects whose last reference a worker dropped while
-/// detached are freed now, not at some later hpyx call.
+/// detached are freed now, not at some later hpyx call; on a free-threaded
+/// build the worker also frees what other threads released of its own
+/// objects (`ownership.rs`).
 pub(crate) fn on_worker_idle() {
     if STICKY.replace(false) {
-        let _ = Python::try_attach(|_| ());
+        let _ = Python::try_attach(ownership::run_merge_queue);
         // SAFETY: the worker is attached (sticky) with its own state and is
         // outside any PyO3 attach guard (the engine calls the idle hook
         // between jobs): saving detaches it, and the next task re-attaches.
         unsafe { ffi::PyEval_SaveThread() };
     } else {
-        let _ = Python::try_attach(|_| ());
+        let _ = Python::try_attach(ownership::run_merge_queue);
     }
 }
 
