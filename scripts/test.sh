@@ -62,6 +62,7 @@ pytest_in() { # VENV_PYTHON ARGS...: pytest from the checkout
 pytest_installed() { # VENV_PYTHON ARGS...
     local python=$1 dir
     shift
+    [[ $python == /* ]] || python=$ROOT/$python
     dir=$(mktemp -d)
     (
         cd "$dir"
@@ -72,7 +73,7 @@ from hpyx import _core
 where = os.path.dirname(hpyx.__file__)
 assert where.startswith(sys.prefix), "hpyx imported from %s, not the installed package" % where
 assert not hasattr(_core, "_inject_panic"), "a release build has the test-only fault injection"
-assert not where.startswith(sys.argv[1]), where
+assert where != os.path.join(sys.argv[1], "python", "hpyx"), where
 print("testing the installed hpyx %s in %s" % (hpyx.__version__, where), file=sys.stderr)
 EOF
         "$python" -m pytest -q -p no:cacheprovider -c "$ROOT/pyproject.toml" --rootdir "$ROOT" "$@"

@@ -30,8 +30,8 @@ for version in $pythons; do
         log "building the $version wheel failed (full log: $build_log)"
         exit 1
     fi
-    # maturin prints the wheel it built as its last "📦 Built wheel" line.
-    sed -n 's/.*Built wheel[^/]*\(\/.*\.whl\)$/\1/p' "$build_log" | tail -1 | sed "s|^$PWD/||;s|^|wheels: |" >&2
+    # maturin names the wheel it built on its "Built wheel ... to PATH" line.
+    sed -n 's/.*Built wheel.* to \(.*\.whl\)$/\1/p' "$build_log" | sed "s|^$PWD/||;s|^|wheels: |" >&2
 done
 if [ "$out" = dist ]; then
     log "building the sdist"
