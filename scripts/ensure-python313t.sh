@@ -141,7 +141,6 @@ find_mirror() {
 
 MIRROR="$(find_mirror)"
 [[ -n "$MIRROR" ]] || die "could not find a Debian mirror (URI ending in /debian) in /etc/apt sources"
-log "using Debian mirror: $MIRROR"
 
 # ---------------------------------------------------------------------------
 # 3. Isolated apt configuration pointing only at trixie's deb-src. Our own
@@ -164,7 +163,7 @@ APT_OPTS=(
     -o "APT::Sandbox::User=root"
 )
 
-log "fetching trixie source index (isolated apt state in $APT_DIR)"
+log "fetching trixie's source index from $MIRROR (isolated apt state in $APT_DIR)"
 quietly "fetching the trixie source index" apt-get "${APT_OPTS[@]}" update -qq
 
 # ---------------------------------------------------------------------------
@@ -182,7 +181,7 @@ quietly "fetching the trixie source index" apt-get "${APT_OPTS[@]}" update -qq
 # ---------------------------------------------------------------------------
 SRC_DL="$WORK/download"
 mkdir -p "$SRC_DL"
-log "downloading python3.13 source package into $SRC_DL"
+log "downloading and unpacking the python3.13 source package (into $WORK)"
 quietly "downloading the python3.13 source package" \
     bash -c 'cd "$1" && shift && exec "$@"' _ "$SRC_DL" \
     apt-get "${APT_OPTS[@]}" source --download-only -qq python3.13
@@ -190,7 +189,6 @@ quietly "downloading the python3.13 source package" \
 # Pick the newest .dsc in case older downloads are still around.
 dsc="$(find "$SRC_DL" -maxdepth 1 -name 'python3.13_*.dsc' -print | sort -V | tail -n 1)"
 [[ -n "$dsc" ]] || die "no python3.13 .dsc found in $SRC_DL after apt-get source"
-log "unpacking $(basename "$dsc")"
 
 SRC_TREE="$WORK/src"
 rm -rf "$SRC_TREE"
@@ -225,7 +223,6 @@ fail_verify() {
     die "verification failed: $* (full log: $BUILD_LOG)"
 }
 
-log "verifying the interpreter"
 [[ -x "$PYTHON" ]] || fail_verify "$PYTHON was not installed"
 "$PYTHON" -c 'import ssl, ctypes, zlib, sqlite3, lzma, bz2' >>"$BUILD_LOG" 2>&1 ||
     fail_verify "a required stdlib module (ssl/ctypes/zlib/sqlite3/lzma/bz2) is missing"
