@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (`make test`). Stops at the first
-# failing tier; ends with each tier's time.
+# The whole test suite, as CI runs it (`make test`). Runs every tier even
+# when one fails (only a failed set-up stops it), then lists each tier's
+# time and result, and exits 1 if any tier failed.
 #
 #   tier                 interpreter  what is tested
 #   rust                 -            cargo test --workspace
@@ -35,15 +36,29 @@ FAST_TIER_OMITS=(
 FAULT_INJECTION=tests/python/test_fault_injection.py
 
 timings=()
+failed=0
 say() { printf '== %s\n' "$*" >&2; }
 
-# tier NAME COMMAND...: runs COMMAND, records how long it took.
+# tier NAME COMMAND...: runs COMMAND (stopping at its first failing step),
+# records how long it took and whether it passed.
 tier() {
-    local name=$1 start=$SECONDS
+    local name=$1 start=$SECONDS status
     shift
     say "$name"
-    "$@"
-    timings+=("$(printf '%5d s  %s' $((SECONDS - start)) "$name")")
+    # A subshell outside any `if`/`||`, so that `set -e` holds inside it.
+    set +e
+    (
+        set -e
+        "$@"
+    )
+    status=$?
+    set -e
+    if ((status == 0)); then
+        timings+=("$(printf '%5d s  passed  %s' $((SECONDS - start)) "$name")")
+    else
+        failed=1
+        timings+=("$(printf '%5d s  FAILED  %s' $((SECONDS - start)) "$name")")
+    fi
 }
 
 wanted() { [[ " $pythons " == *" $1 "* ]]; }
@@ -89,7 +104,7 @@ fresh_venv() { # BASE_PYTHON DIR: a new venv at DIR
 
 fast_tier_args() {
     local module
-    for module in "${FAST_TIER_OMITS[@]}"; do printf -- '--ignore=%s\n' "tests/python/$module"; done
+    for module in "${FAST_TIER_OMITS[@]}"; do printf -- '--ignore=%s\n' "$ROOT/tests/python/$module"; done
 }
 
 fast_tier_dev() { # VENV_PYTHON
@@ -137,7 +152,10 @@ pip_install_clean_copy() { # VERSION
 
 skipped() { say "not run: $* (left out of HPYX_PYTHONS)"; }
 
-tier "set-up (scripts/setup.sh)" bash scripts/setup.sh
+say "set-up (scripts/setup.sh)"
+start=$SECONDS
+bash scripts/setup.sh
+timings+=("$(printf '%5d s  passed  %s' $((SECONDS - start)) "set-up")")
 tier "rust: cargo test --workspace" cargo test --workspace --quiet
 
 if wanted 3.11; then
@@ -166,5 +184,6 @@ else
     skipped "pip install . and the fast tier on 3.13"
 fi
 
-say "tier timings"
+say "tiers"
 printf '%s\n' "${timings[@]}" >&2
+exit $failed
