@@ -9,17 +9,24 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: ## Install everything (Graphviz, CPython 3.13t, venvs, the extension)
+setup: ## Install everything (Graphviz, CPython 3.13t, a venv per interpreter, the extension)
 	bash scripts/setup.sh
 
 .PHONY: demo
-demo: setup ## Set up, then run the examples on 3.11 and 3.13t
-	.venv/bin/python examples/pipeline.py
-	.venv-313t/bin/python examples/pipeline.py
+demo: ## Set up 3.11 and 3.13t, run examples/pipeline.py on both, say what it produced
+	@bash scripts/demo.sh
 
 .PHONY: test
-test: ## The whole suite: Rust tests, Python on 3.11 and 3.13t (what CI runs)
+test: ## What CI runs: Rust tests, docs, the suite on 3.11 (installed wheel) and 3.13t, the fast tier on 3.12 and 3.13
 	bash scripts/test.sh
+
+.PHONY: wheels
+wheels: ## Release wheels for 3.11, 3.12, 3.13, 3.13t and an sdist, into dist/
+	bash scripts/wheels.sh
+
+.PHONY: docs
+docs: ## The user guide (docs/, mkdocs) into target/site (after `make setup`)
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 
 .PHONY: test-rust
 test-rust: ## Rust tests of every crate

@@ -15,6 +15,10 @@
 # Idempotent: if the cached interpreter already exists and is free-threaded,
 # the script prints its path and exits immediately (no apt, no network).
 #
+# The build's own output (apt, dpkg-source, configure, make: thousands of
+# lines) goes to $CACHE_ROOT/python3.13t-build.log; stderr gets one line per
+# step, and on failure the log's last lines and its path.
+#
 # Environment:
 #   HPYX_CACHE_DIR   cache root (default: $HOME/.cache/hpyx)
 set -euo pipefail
@@ -26,11 +30,24 @@ PYTHON="$PREFIX/bin/python3.13t"
 # that a failed build never leaves a half-populated prefix looking "done".
 WORK="$CACHE_ROOT/python3.13t-build"
 LOCK="$CACHE_ROOT/python3.13t.lock"
+BUILD_LOG="$CACHE_ROOT/python3.13t-build.log"
 
 log() { printf '[ensure-python313t] %s\n' "$*" >&2; }
 die() {
     printf '[ensure-python313t] ERROR: %s\n' "$*" >&2
     exit 1
+}
+
+# Runs a step with its output appended to $BUILD_LOG. On failure: the log's
+# last lines, then `die` with the step's name and the log's path.
+quietly() {
+    local what=$1
+    shift
+    printf '\n=== %s: %s\n' "$what" "$*" >>"$BUILD_LOG"
+    if ! "$@" >>"$BUILD_LOG" 2>&1; then
+        tail -n 25 "$BUILD_LOG" | sed 's/^/    /' >&2
+        die "$what failed (full log: $BUILD_LOG)"
+    fi
 }
 
 # True if the cached interpreter exists, runs, and really has the GIL off.
@@ -64,6 +81,8 @@ fi
 command -v apt-get >/dev/null || die "apt-get not found (Debian-only script)"
 
 export DEBIAN_FRONTEND=noninteractive
+: >"$BUILD_LOG"
+log "building it once (about 10 minutes on 2 cores); build log: $BUILD_LOG"
 
 # ---------------------------------------------------------------------------
 # 1. Build dependencies from the normal (bookworm) apt. Without the -dev
@@ -91,8 +110,8 @@ for pkg in "${BUILD_DEPS[@]}"; do
 done
 if ((${#missing[@]})); then
     log "installing missing build dependencies: ${missing[*]}"
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    quietly "apt-get update" apt-get update -qq
+    quietly "installing build dependencies" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # ---------------------------------------------------------------------------
@@ -122,7 +141,6 @@ find_mirror() {
 
 MIRROR="$(find_mirror)"
 [[ -n "$MIRROR" ]] || die "could not find a Debian mirror (URI ending in /debian) in /etc/apt sources"
-log "using Debian mirror: $MIRROR"
 
 # ---------------------------------------------------------------------------
 # 3. Isolated apt configuration pointing only at trixie's deb-src. Our own
@@ -145,8 +163,8 @@ APT_OPTS=(
     -o "APT::Sandbox::User=root"
 )
 
-log "fetching trixie source index (isolated apt state in $APT_DIR)"
-apt-get "${APT_OPTS[@]}" update -qq >&2
+log "fetching trixie's source index from $MIRROR (isolated apt state in $APT_DIR)"
+quietly "fetching the trixie source index" apt-get "${APT_OPTS[@]}" update -qq
 
 # ---------------------------------------------------------------------------
 # 4. Download and unpack the python3.13 source package. apt-get source checks
@@ -163,17 +181,18 @@ apt-get "${APT_OPTS[@]}" update -qq >&2
 # ---------------------------------------------------------------------------
 SRC_DL="$WORK/download"
 mkdir -p "$SRC_DL"
-log "downloading python3.13 source package into $SRC_DL"
-(cd "$SRC_DL" && apt-get "${APT_OPTS[@]}" source --download-only -qq python3.13 >&2)
+log "downloading and unpacking the python3.13 source package (into $WORK)"
+quietly "downloading the python3.13 source package" \
+    bash -c 'cd "$1" && shift && exec "$@"' _ "$SRC_DL" \
+    apt-get "${APT_OPTS[@]}" source --download-only -qq python3.13
 
 # Pick the newest .dsc in case older downloads are still around.
 dsc="$(find "$SRC_DL" -maxdepth 1 -name 'python3.13_*.dsc' -print | sort -V | tail -n 1)"
 [[ -n "$dsc" ]] || die "no python3.13 .dsc found in $SRC_DL after apt-get source"
-log "unpacking $(basename "$dsc")"
 
 SRC_TREE="$WORK/src"
 rm -rf "$SRC_TREE"
-dpkg-source --skip-patches --no-copy -x "$dsc" "$SRC_TREE" >&2
+quietly "unpacking" dpkg-source --skip-patches --no-copy -x "$dsc" "$SRC_TREE"
 
 # ---------------------------------------------------------------------------
 # 5. Configure and build. --disable-gil gives the free-threaded ("t") build;
@@ -183,14 +202,14 @@ dpkg-source --skip-patches --no-copy -x "$dsc" "$SRC_TREE" >&2
 JOBS=2
 log "configuring (prefix=$PREFIX, --disable-gil)"
 cd "$SRC_TREE"
-./configure --disable-gil --prefix="$PREFIX" --with-ensurepip=install >&2 ||
-    die "configure failed (see output above)"
+quietly "configure" ./configure --disable-gil --prefix="$PREFIX" --with-ensurepip=install
 
-log "building and installing with make -j$JOBS (takes a few minutes)"
+log "building and installing with make -j$JOBS (the long step)"
 rm -rf "$PREFIX"
-if ! make -j"$JOBS" >&2 || ! make install >&2; then
+if ! make -j"$JOBS" >>"$BUILD_LOG" 2>&1 || ! make install >>"$BUILD_LOG" 2>&1; then
     rm -rf "$PREFIX"
-    die "build/install failed (see output above)"
+    tail -n 25 "$BUILD_LOG" | sed 's/^/    /' >&2
+    die "build/install failed (full log: $BUILD_LOG)"
 fi
 cd /
 
@@ -201,19 +220,18 @@ cd /
 # ---------------------------------------------------------------------------
 fail_verify() {
     rm -rf "$PREFIX"
-    die "verification failed: $*"
+    die "verification failed: $* (full log: $BUILD_LOG)"
 }
 
 [[ -x "$PYTHON" ]] || fail_verify "$PYTHON was not installed"
-"$PYTHON" -c 'import ssl, ctypes, zlib, sqlite3, lzma, bz2' >&2 ||
+"$PYTHON" -c 'import ssl, ctypes, zlib, sqlite3, lzma, bz2' >>"$BUILD_LOG" 2>&1 ||
     fail_verify "a required stdlib module (ssl/ctypes/zlib/sqlite3/lzma/bz2) is missing"
-"$PYTHON" -c 'import sys; assert not sys._is_gil_enabled(), "GIL is enabled"' >&2 ||
+"$PYTHON" -c 'import sys; assert not sys._is_gil_enabled(), "GIL is enabled"' >>"$BUILD_LOG" 2>&1 ||
     fail_verify "the interpreter is not free-threaded"
 if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
-    log "pip missing; bootstrapping with ensurepip"
-    "$PYTHON" -m ensurepip >&2 || fail_verify "ensurepip failed"
+    "$PYTHON" -m ensurepip >>"$BUILD_LOG" 2>&1 || fail_verify "ensurepip failed"
 fi
-"$PYTHON" -m pip --version >&2 || fail_verify "pip does not work"
+"$PYTHON" -m pip --version >>"$BUILD_LOG" 2>&1 || fail_verify "pip does not work"
 
 # ---------------------------------------------------------------------------
 # 7. Clean up the unpacked source/build tree (hundreds of MB). The downloaded
