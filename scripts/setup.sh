@@ -29,7 +29,7 @@ if ((${#need_apt[@]})); then
 fi
 
 pythons=${HPYX_PYTHONS:-"3.11 3.13t"}
-test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask tqdm)
+test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask distributed tqdm)
 
 # --- one venv per interpreter ---------------------------------------------------
 for version in $pythons; do

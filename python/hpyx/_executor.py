@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import warnings
 
-from . import _core
+from . import _core, _runtime
 
 
 class HPXExecutor(cf.Executor):
@@ -45,7 +45,8 @@ class HPXExecutor(cf.Executor):
                 )
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
-        self._core = _core.ExecutorCore()
+        cluster = _runtime._cluster
+        self._core = _core.ExecutorCore() if cluster is None else cluster.executor_core()
         if type(self).submit is HPXExecutor.submit:
             # The Rust method itself, bound to this executor: the same call
             # without a Python frame per task (a subclass's own submit wins).
