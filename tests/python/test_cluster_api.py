@@ -232,3 +232,12 @@ def test_many_nodes_built_before_the_first_result(where):
     for i in range(300):
         total = total.then(add, i)
     assert total.result(timeout=4 * WAIT) == sum(range(300))
+
+
+def test_a_done_callback_may_wait_for_another_future(where):
+    slow = hpyx.async_(sleep_then, 0.3, 5)
+    seen = cf.Future()
+    hpyx.async_(inc, 1).add_done_callback(
+        lambda f: seen.set_result(f.result() + slow.result(timeout=WAIT))
+    )
+    assert seen.result(timeout=WAIT) == 7

@@ -17,6 +17,7 @@ or exception here, in the client; later nodes receive that value inline.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 
 from .. import _core
 from .._future import Future, _FutureBase, _cancel, _done, _result
@@ -34,6 +35,8 @@ class OnCluster:
 
 
 ON_CLUSTER = OnCluster()
+# The thread that runs the done-callbacks of dask.distributed futures.
+_CALLBACK_THREAD = "Dask-Callback-Thread"
 _NOTHING = object()
 
 # States of a ClusterFuture on its way to the cluster.
@@ -158,6 +161,18 @@ class ClusterFuture(Future):
             return how(self, timeout)
         if self._stage == QUEUED:
             self._backend.submitter.flush()
+        dfut = self._dfut
+        if dfut is not None and threading.current_thread().name.startswith(
+            _CALLBACK_THREAD
+        ):
+            # A done-callback waits: dask's one callback thread, which would
+            # complete this future, is the waiting thread. Complete it here.
+            try:
+                dfut.exception(timeout)  # waits for the task
+            except cf.CancelledError:
+                pass
+            self._complete_from(dfut)
+            return how(self, 0)
         with stepping_out():
             return how(self, timeout)
 
