@@ -241,3 +241,18 @@ def test_a_done_callback_may_wait_for_another_future(where):
         lambda f: seen.set_result(f.result() + slow.result(timeout=WAIT))
     )
     assert seen.result(timeout=WAIT) == 7
+
+
+def test_dataflow_and_when_all_take_stdlib_futures_once_they_are_done(where):
+    plain = cf.Future()
+    f = hpyx.dataflow(add, plain, hpyx.async_(inc, 1))
+    g = hpyx.when_all(plain, hpyx.ready_future(2))
+    assert not f.done() and not g.done()
+    plain.set_result(40)
+    assert f.result(timeout=WAIT) == 42
+    assert g.result(timeout=WAIT) == (40, 2)
+    failed = cf.Future()
+    h = hpyx.dataflow(add, 1, failed)
+    failed.set_exception(KeyError("plain"))
+    with pytest.raises(KeyError, match="plain"):
+        h.result(timeout=WAIT)
