@@ -55,7 +55,8 @@ done
 run_in() { # run_in HOST LOGNAME COMMAND...: in HOST's namespace, in the background
     local host=$1 name=$2
     shift 2
-    ip netns exec "$prefix-$host" env HOSTNAME="$host" "$@" >"$work/$name.log" 2>&1 &
+    ip netns exec "$prefix-$host" "$@" >"$work/$name.log" 2>&1 &
+    disown  # killed by the teardown or the cleanup, never waited for
 }
 
 scheduler=tcp://${addr[sched]}:8786
