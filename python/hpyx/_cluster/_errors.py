@@ -10,6 +10,8 @@ cannot be sent, naming it.
 
 from __future__ import annotations
 
+import reprlib
+
 # The reason dask.distributed gives the futures it cancels on a lost scheduler.
 _CONNECTION_LOST = "scheduler-connection-lost"
 
@@ -51,8 +53,10 @@ def unpicklable(name, what, error):
 def find_unpicklable(name, fn, args, kwargs, dumps):
     """The error naming the first part of a node that ``dumps`` rejects, or
     None if every part pickles."""
-    parts = [("function %r" % (fn,), fn)]
-    parts += [("argument %d (%r)" % (i, arg), arg) for i, arg in enumerate(args)]
+    parts = [("function %s" % reprlib.repr(fn), fn)]
+    parts += [
+        ("argument %d (%s)" % (i, reprlib.repr(arg)), arg) for i, arg in enumerate(args)
+    ]
     parts += [("keyword argument %r" % key, value) for key, value in kwargs.items()]
     for what, value in parts:
         try:
