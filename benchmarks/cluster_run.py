@@ -27,9 +27,16 @@ import random
 import statistics
 import time
 
+import sys
+from pathlib import Path
+
 import distributed
 
 import hpyx
+
+# The test suite's cluster: 2 worker processes, 1 thread each, 127.0.0.1.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+from _cluster_helpers import local_cluster  # noqa: E402
 
 
 def inc(x):
@@ -154,14 +161,9 @@ def main():
     args = parser.parse_args()
 
     rows = []
-    with distributed.LocalCluster(
-        processes=True,
-        n_workers=2,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        silence_logs=50,
-    ) as cluster, distributed.Client(cluster, set_as_default=False) as client:
+    with local_cluster() as cluster, distributed.Client(
+        cluster, set_as_default=False
+    ) as client:
         hpyx.init(cluster=client)
         try:
             for name in args.workloads:

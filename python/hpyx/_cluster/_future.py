@@ -112,21 +112,6 @@ class ClusterFuture(Future):
     # -- the stdlib's API ------------------------------------------------------
 
     def result(self, timeout=None):
-        """Return the result of the call that the future represents.
-
-        Args:
-            timeout: The number of seconds to wait for the result if the future
-                isn't done. If None, then there is no limit on the wait time.
-
-        Returns:
-            The result of the call that the future represents.
-
-        Raises:
-            CancelledError: If the future was cancelled.
-            TimeoutError: If the future didn't finish executing before the given
-                timeout.
-            Exception: If the call raised then that exception will be raised.
-        """
         try:
             value = self._wait(_result, timeout)
             if value is ON_CLUSTER:
@@ -138,23 +123,11 @@ class ClusterFuture(Future):
             self = None
 
     def exception(self, timeout=None):
-        """Return the exception raised by the call that the future represents.
-
-        Args:
-            timeout: The number of seconds to wait for the exception if the
-                future isn't done. If None, then there is no limit on the wait
-                time.
-
-        Returns:
-            The exception raised by the call that the future represents or None
-            if the call completed without raising.
-
-        Raises:
-            CancelledError: If the future was cancelled.
-            TimeoutError: If the future didn't finish executing before the given
-                timeout.
-        """
         return self._wait(Future.exception, timeout)
+
+    # The stdlib's docstrings, as on every hpyx.Future.
+    result.__doc__ = Future.result.__doc__
+    exception.__doc__ = Future.exception.__doc__
 
     def _wait(self, how, timeout):
         if _done(self):
@@ -177,12 +150,9 @@ class ClusterFuture(Future):
             return how(self, timeout)
 
     def cancel(self):
-        """Cancel the future if possible.
-
-        Returns True if the future was cancelled, False otherwise. A future
-        cannot be cancelled if it is running or has already completed.
-        """
         return self._backend.cancel(self)
+
+    cancel.__doc__ = Future.cancel.__doc__
 
     def set_result(self, result):
         """Not for a task's future: its task completes it."""
