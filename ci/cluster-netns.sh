@@ -62,6 +62,8 @@ run_in() { # run_in HOST LOGNAME COMMAND...: in HOST's namespace, in the backgro
 scheduler=tcp://${addr[sched]}:8786
 # A vanished worker is noticed by its silence: worker-ttl, not TCP timeouts.
 export DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL=10s
+# dask's statistical profiler reads running threads' frames: a crash on 3.13t.
+export DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False
 log "scheduler at $scheduler"
 run_in sched scheduler "$python" -m distributed.cli.dask_scheduler \
     --host "${addr[sched]}" --port 8786 --no-dashboard

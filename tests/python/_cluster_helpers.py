@@ -1,8 +1,9 @@
 """Helpers for the cluster tests: real dask.distributed clusters on 127.0.0.1.
 
 ``local_cluster(**kwargs)`` starts a ``distributed.LocalCluster`` with worker
-processes (2 workers, 1 thread each unless told otherwise), no dashboard,
-on loopback only; ``worker_pids(client)`` maps worker address -> pid.
+processes (2 workers, 1 thread each unless told otherwise), on loopback
+only, without dask's statistical profiler (it reads the frames of running
+threads, which crashes free-threaded 3.13t); ``worker_pids(client)`` maps worker address -> pid.
 The functions below run as tasks: they live in an importable module so the
 worker processes load them by reference.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 
+import dask
 import distributed
 
 
@@ -25,7 +27,8 @@ def local_cluster(**kwargs):
         silence_logs=50,
     )
     options.update(kwargs)
-    return distributed.LocalCluster(**options)
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return distributed.LocalCluster(**options)
 
 
 def worker_pids(client):
@@ -89,3 +92,9 @@ def started_pids(directory):
         for name in os.listdir(directory)
         if name.startswith("started-")
     ]
+
+
+def mark_ran(path):
+    """Leaves ``path`` behind: proof that the task ran."""
+    open(path, "w").close()
+    return os.getpid()

@@ -23,6 +23,7 @@ from _cluster_helpers import (
     fib,
     inc,
     local_cluster,
+    mark_ran,
     pid,
     sleep_then,
     wait_for_file,
@@ -256,3 +257,30 @@ def test_dataflow_and_when_all_take_stdlib_futures_once_they_are_done(where):
     failed.set_exception(KeyError("plain"))
     with pytest.raises(KeyError, match="plain"):
         h.result(timeout=WAIT)
+
+
+def test_cancel_of_a_task_a_worker_holds_but_has_not_started(where, tmp_path):
+    # Sent and handed to a busy worker (on the cluster) or queued behind
+    # busy workers (locally): not started, so cancel() is True and it never runs.
+    gate, ran = str(tmp_path / "gate"), str(tmp_path / "ran")
+    with hpyx.HPXExecutor() as ex:
+        blockers = [ex.submit(wait_for_file, gate) for _ in range(where.slots)]
+        victim = ex.submit(mark_ran, ran)
+        dependent = hpyx.dataflow(add, victim, 1)
+        if where.client is not None:
+            deadline = time.monotonic() + WAIT
+            while victim._stage != "sent":
+                assert time.monotonic() < deadline, "the victim was never sent"
+                time.sleep(0.01)
+        try:
+            assert victim.cancel() is True
+            with pytest.raises(cf.CancelledError):
+                dependent.result(timeout=WAIT)
+        finally:
+            open(gate, "w").close()
+        assert {b.result(timeout=WAIT) for b in blockers} <= where.pids
+        # Everything submitted after it has run: had the victim run, it
+        # would have too.
+        assert [ex.submit(pid).result(timeout=WAIT) for _ in range(4)]
+    assert not os.path.exists(ran)
+    assert victim.cancelled()

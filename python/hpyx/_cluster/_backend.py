@@ -33,13 +33,42 @@ def _name_and_fn(fn):
     return name, fn
 
 
-def _cancel_unstarted(key, client_id, dask_scheduler=None):
-    """Runs on the scheduler: cancels task ``key`` unless a worker may have
-    started it. Returns "cancelled", "unknown" or the task's state."""
+async def _cancel_unstarted(key, client_id, dask_scheduler=None):
+    """Runs on the scheduler: cancels task ``key`` unless it started.
+    Returns "cancelled", "unknown" or the task's state.
+
+    A task handed to a worker may still wait there: the worker is asked
+    (``claim_cancel``). Between its answer and the cancellation nothing else
+    runs on the scheduler's loop; if the task moved meanwhile (stolen by
+    another worker) it is left alone.
+    """
+    from distributed.protocol import Serialized, deserialize
+    from distributed.protocol.pickle import dumps
+
     ts = dask_scheduler.tasks.get(key)
     if ts is None:
         return "unknown"
-    if ts.state not in ("released", "waiting", "no-worker", "queued"):
+    if ts.state == "processing":
+        worker = ts.processing_on
+        replies = await dask_scheduler.broadcast(
+            msg={
+                "op": "run",
+                "function": dumps(_task.claim_cancel),
+                "args": dumps((key,)),
+                "wait": True,
+            },
+            workers=[worker.address],
+            on_error="return",
+        )
+        reply = replies.get(worker.address)
+        claimed = isinstance(reply, dict) and reply.get("status") == "OK"
+        if claimed:
+            claimed = reply["result"]
+            if isinstance(claimed, Serialized):
+                claimed = deserialize(claimed.header, claimed.frames)
+        if claimed is not True or ts.state != "processing" or ts.processing_on is not worker:
+            return "processing"
+    elif ts.state not in ("released", "waiting", "no-worker", "queued"):
         return ts.state
     dask_scheduler.stimulus_cancel(
         [key], client_id, force=False, reason="cancelled by hpyx", msg=None

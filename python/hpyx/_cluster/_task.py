@@ -11,6 +11,7 @@ awaited task instead of deadlocking.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import threading
 
@@ -18,12 +19,45 @@ from .. import _runtime
 
 _ACTIVATION_LOCK = threading.Lock()
 
+# Keys of tasks that `claim_cancel` cancelled in this worker process before
+# they started: `run` refuses them.
+_CLAIMS_LOCK = threading.Lock()
+_cancelled = set()
+
 
 def run(fn, /, *args, **kwargs):
     """Calls ``fn`` in a worker's task, with hpyx in cluster mode there."""
     if _runtime._cluster is None:
         _activate_on_worker()
+    if _cancelled:
+        _refuse_if_cancelled()
     return fn(*args, **kwargs)
+
+
+def claim_cancel(key, dask_worker=None):
+    """Runs on the worker's event loop: True if task ``key`` waits on this
+    worker and has not started; it then never will (``run`` refuses it).
+
+    The worker marks a task executing on this same loop before a thread
+    starts it, so the answer cannot race with the start.
+    """
+    ts = dask_worker.state.tasks.get(key)
+    if ts is None or ts.state not in ("waiting", "ready", "constrained"):
+        return False
+    with _CLAIMS_LOCK:
+        _cancelled.add(key)
+    return True
+
+
+def _refuse_if_cancelled():
+    from distributed.worker import thread_state
+
+    key = getattr(thread_state, "key", None)
+    with _CLAIMS_LOCK:
+        if key not in _cancelled:
+            return
+        _cancelled.discard(key)
+    raise cf.CancelledError("task %r was cancelled before it started" % (key,))
 
 
 def pack(*values):
