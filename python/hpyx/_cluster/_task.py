@@ -35,14 +35,16 @@ def run(fn, /, *args, **kwargs):
 
 
 def claim_cancel(key, dask_worker=None):
-    """Runs on the worker's event loop: True if task ``key`` waits on this
-    worker and has not started; it then never will (``run`` refuses it).
+    """Runs on the worker's event loop: True if task ``key``, which the
+    scheduler handed to this worker, has not started here; it then never
+    will (``run`` refuses it).
 
     The worker marks a task executing on this same loop before a thread
-    starts it, so the answer cannot race with the start.
+    starts it, so the answer cannot race with the start. A task the worker
+    does not know yet is still on its way from the scheduler.
     """
     ts = dask_worker.state.tasks.get(key)
-    if ts is None or ts.state not in ("waiting", "ready", "constrained"):
+    if ts is not None and ts.state not in ("waiting", "ready", "constrained"):
         return False
     with _CLAIMS_LOCK:
         _cancelled.add(key)
