@@ -50,7 +50,8 @@ class Connection:
 
     def _connect(self):
         distributed = import_distributed()
-        if self.target is None:
+        if self.target is None or _in_a_worker(distributed):
+            # (HPYX_CLUSTER set for the workers too: they use their own client.)
             return distributed.get_client()
         try:
             return distributed.Client(
@@ -85,3 +86,11 @@ class Connection:
         return target is self.target or (
             isinstance(target, str) and target == self.target
         )
+
+
+def _in_a_worker(distributed):
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
