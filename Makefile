@@ -77,3 +77,11 @@ asan: ## AddressSanitizer + LeakSanitizer over the Rust tests (nightly + rust-sr
 .PHONY: asan-python
 asan-python: ## The Python suite (3.11) against an AddressSanitizer build of the extension (nightly + rust-src; own venv .venv-asan)
 	bash ci/asan-python.sh
+
+.PHONY: cluster-netns
+cluster-netns: ## Multi-host tier: scheduler, 2 workers, program in 4 network namespaces; one worker's host vanishes mid-run (root)
+	bash ci/cluster-netns.sh
+
+.PHONY: bench-cluster
+bench-cluster: ## hpyx on a 2-worker LocalCluster against raw client.submit / client.get
+	.venv/bin/python benchmarks/cluster_run.py

@@ -36,7 +36,7 @@ if ((${#need_apt[@]})); then
 fi
 
 source scripts/pythons.sh
-test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask tqdm)
+test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask distributed tqdm)
 # The docs site (mkdocs build --strict in scripts/test.sh), in .venv only.
 docs_deps=(mkdocs mkdocs-material "mkdocstrings[python]")
 

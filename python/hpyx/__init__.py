@@ -7,6 +7,7 @@ inputs are done. Importing hpyx starts no threads.
 """
 
 from . import debug
+from ._cluster import ClusterError
 from ._combinators import (
     async_,
     dataflow,
@@ -19,9 +20,10 @@ from ._combinators import (
 from ._core import InternalError, __version__
 from ._executor import HPXExecutor
 from ._future import Future
-from ._runtime import HPXRuntime, init, is_running, shutdown
+from ._runtime import HPXRuntime, _connect_from_env, init, is_running, shutdown
 
 __all__ = [
+    "ClusterError",
     "Future",
     "HPXExecutor",
     "HPXRuntime",
@@ -39,3 +41,5 @@ __all__ = [
     "when_any",
     "__version__",
 ]
+
+_connect_from_env()

@@ -9,7 +9,7 @@ import warnings
 from concurrent.futures import _base
 from concurrent.futures.thread import BrokenThreadPool
 
-from . import _core
+from . import _core, _runtime
 
 # The stdlib's words for an executor whose initializer failed.
 _BROKEN = "A thread initializer failed, the thread pool is not usable anymore"
@@ -75,7 +75,8 @@ class HPXExecutor(cf.ThreadPoolExecutor):
         self._initialized = set()
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
-        self._core = _core.ExecutorCore()
+        cluster = _runtime._cluster
+        self._core = _core.ExecutorCore() if cluster is None else cluster.executor_core()
         if (
             type(self).submit is HPXExecutor.submit
             and initializer is None

@@ -7,8 +7,12 @@ import os
 
 from . import _core
 
+# The cluster backend while hpyx runs on a dask.distributed cluster
+# (`hpyx._cluster`), else None.
+_cluster = None
 
-def init(*, os_threads=None, cfg=None):
+
+def init(*, os_threads=None, cfg=None, cluster=None):
     """Starts hpyx's process-global worker pool.
 
     Idempotent with the same arguments. Any API that needs the pool starts it
@@ -21,6 +25,10 @@ def init(*, os_threads=None, cfg=None):
         cfg: A list of ``"key=value"`` engine settings: ``stack_size``
             (bytes per worker), ``max_help_depth`` (nested blocking waits
             per worker), ``thread_name`` (worker name prefix).
+        cluster: A dask.distributed scheduler address (``"tcp://host:8786"``)
+            or ``distributed.Client``: hpyx's runtime becomes that cluster
+            and every task runs on its workers (``HPYX_CLUSTER`` sets the
+            address for auto-init). Needs the ``distributed`` package.
 
     Raises:
         RuntimeError: If the pool already runs with different settings, or
@@ -28,6 +36,10 @@ def init(*, os_threads=None, cfg=None):
         ValueError: If ``os_threads`` is not positive or ``cfg`` has an
             unknown key or a bad value.
     """
+    if cluster is not None:
+        from ._cluster import connect
+
+        return connect(cluster)
     _core.init(os_threads=os_threads, cfg=None if cfg is None else list(cfg))
 
 
@@ -35,14 +47,20 @@ def shutdown():
     """Drains and stops the worker pool: every queued task runs first.
 
     The pool cannot be restarted afterwards: every later call that needs it
-    raises ``RuntimeError``. Normally ``atexit`` calls this for you.
+    raises ``RuntimeError``. Normally ``atexit`` calls this for you. In
+    cluster mode it disconnects from the cluster instead (closing the client
+    hpyx created) and hpyx runs locally again.
     """
+    if _cluster is not None:
+        from ._cluster import disconnect
+
+        return disconnect()
     _core.shutdown()
 
 
 def is_running():
-    """Returns True while the worker pool runs."""
-    return _core.is_running()
+    """Returns True while the worker pool runs (or hpyx runs on a cluster)."""
+    return _cluster is not None or _core.is_running()
 
 
 class HPXRuntime:
@@ -68,6 +86,15 @@ class HPXRuntime:
 
     def __exit__(self, exc_type, exc, tb):
         return False
+
+
+def _connect_from_env():
+    """``HPYX_CLUSTER=tcp://host:port``: cluster mode, connected on first use."""
+    address = os.environ.get("HPYX_CLUSTER")
+    if address:
+        from ._cluster import connect
+
+        connect(address, lazy=True)
 
 
 # at_exit: from now on an executor refuses new work with the stdlib's words
