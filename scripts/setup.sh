@@ -29,7 +29,10 @@ if ((${#need_apt[@]})); then
 fi
 
 pythons=${HPYX_PYTHONS:-"3.11 3.13t"}
-test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask tqdm)
+test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis "dask[array,bag,dataframe]" numpy pandas tqdm)
+# Benchmark peers that may have no wheel for every interpreter: installed when
+# one exists, and the benchmark says so when one is missing.
+optional_deps=(frisky)
 
 # --- one venv per interpreter ---------------------------------------------------
 for version in $pythons; do
@@ -50,6 +53,11 @@ for version in $pythons; do
         "$venv/bin/python" -m pip install -q --disable-pip-version-check \
             --root-user-action=ignore --only-binary=hypothesis \
             maturin "${test_deps[@]}"
+        for dep in "${optional_deps[@]}"; do
+            "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+                --root-user-action=ignore --only-binary=:all: "$dep" \
+                || log "$dep has no wheel for $version: benchmarks report it missing"
+        done
         echo "${test_deps[*]}" >"$stamp"
     fi
     # A target dir per interpreter: PyO3 is configured per interpreter, so a

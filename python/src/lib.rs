@@ -8,6 +8,8 @@
 //! package `hpyx` (beside this crate) builds the `concurrent.futures` API on
 //! top.
 //!
+//! - `dask_graph/`: dask graphs built as graph nodes in one call
+//!   (`hpyx.dask.get`).
 //! - `allocator.rs`: the global allocator (mimalloc, each allocation kept
 //!   in its own size class).
 //! - `runtime.rs`: the process's pool and graph: init, auto-init, shutdown,
@@ -27,6 +29,7 @@
 //!   for or cancel at shutdown, in chunks.
 
 mod allocator;
+mod dask_graph;
 mod debug;
 mod errors;
 mod fault;
@@ -64,5 +67,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::register(m)?;
     memory::register(m)?;
     fault::register(m)?;
+    dask_graph::register(m)?;
     Ok(())
 }
