@@ -202,16 +202,20 @@ def _start_state(dsk, flat, cache):
         for dep in deps:
             dependents[dep].add(key)
     data = {}
-    waiting = {}
-    ready = set()
-    for key, deps in dependencies.items():
+    for key in dependencies:
         task = dsk.get(key)
         if cache is not None and key in cache:
             data[key] = cache[key]
         elif isinstance(task, DataNode):
             data[key] = task()
-        elif deps:
-            waiting[key] = set(deps)
+    waiting = {}
+    ready = set()
+    for key, deps in dependencies.items():
+        if key in data:
+            continue
+        missing = deps.difference(data)
+        if missing:
+            waiting[key] = missing
         else:
             ready.add(key)
     return {
