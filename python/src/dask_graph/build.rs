@@ -46,14 +46,17 @@ pub(crate) fn build<'py>(
                         }
                         continue;
                     }
-                    let Slot::Walking { key, expr, deps, .. } =
-                        std::mem::replace(&mut keys.slots[slot], Slot::Unvisited(py.None()))
+                    let Slot::Walking {
+                        key, expr, deps, ..
+                    } = std::mem::replace(&mut keys.slots[slot], Slot::Unvisited(py.None()))
                     else {
                         unreachable!("matched above")
                     };
                     let key = key.into_bound(py);
-                    let inputs: Vec<NodeRef> =
-                        deps.iter().map(|&d| NodeRef::from(keys.future(d))).collect();
+                    let inputs: Vec<NodeRef> = deps
+                        .iter()
+                        .map(|&d| NodeRef::from(keys.future(d)))
+                        .collect();
                     let hook_key = run.has_hooks().then(|| key.clone().unbind());
                     let future =
                         task_node(graph, node_name(&key)?, inputs, expr, hook_key, run.clone());

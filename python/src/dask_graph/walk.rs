@@ -70,7 +70,9 @@ impl<'k, 'py> TaskWalk<'k, 'py> {
         if spec.is_instance(types.graph_node.bind(py))? {
             let ty = spec.get_type();
             if ty.is(types.data_node.bind(py)) {
-                return Ok(TopLevel::Data(spec.getattr(pyo3::intern!(py, "value"))?.unbind()));
+                return Ok(TopLevel::Data(
+                    spec.getattr(pyo3::intern!(py, "value"))?.unbind(),
+                ));
             }
             if ty.is(types.alias.bind(py)) && spec.getattr(pyo3::intern!(py, "target"))?.eq(key)? {
                 return Ok(TopLevel::Dropped);
@@ -136,10 +138,15 @@ impl<'k, 'py> TaskWalk<'k, 'py> {
             return self.dep(&node.getattr(pyo3::intern!(py, "target"))?);
         }
         if ty.is(types.data_node.bind(py)) {
-            return Ok(Expr::Lit(node.getattr(pyo3::intern!(py, "value"))?.unbind()));
+            return Ok(Expr::Lit(
+                node.getattr(pyo3::intern!(py, "value"))?.unbind(),
+            ));
         }
         let mut deps = Vec::new();
-        for key in node.getattr(pyo3::intern!(py, "dependencies"))?.try_iter()? {
+        for key in node
+            .getattr(pyo3::intern!(py, "dependencies"))?
+            .try_iter()?
+        {
             let key = key?;
             let Expr::Dep(index) = self.dep(&key)? else {
                 unreachable!("dep() makes a Dep")
