@@ -392,7 +392,6 @@ def test_nested_compute_with_one_worker():
 
 
 def test_results_are_released_once_their_dependents_ran():
-    import gc
     import weakref
 
     class Big:
@@ -410,11 +409,6 @@ def test_results_are_released_once_their_dependents_ran():
         return 1
 
     def last(*xs):
-        gc_free = sys.implementation.name == "cpython" and not getattr(
-            sys, "_is_gil_enabled", lambda: True
-        )()
-        if gc_free:
-            gc.collect()
         alive_when_last_ran.append(sum(r() is not None for r in refs))
         return sum(xs)
 
@@ -424,4 +418,11 @@ def test_results_are_released_once_their_dependents_ran():
         dsk[("use", i)] = (use, ("make", i))
     dsk["chain"] = (last, *[("use", i) for i in range(100)])
     assert get(dsk, "chain") == 100
-    assert alive_when_last_ran == [0]
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        assert alive_when_last_ran == [0]
+    else:
+        # Free-threaded CPython frees an object released by a thread other
+        # than the one that made it only when that thread next runs Python
+        # (biased reference counting): a worker gone idle holds back what it
+        # made last, at most one value here.
+        assert alive_when_last_ran[0] <= hpyx._core.pool_size()
