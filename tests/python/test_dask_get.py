@@ -426,3 +426,14 @@ def test_results_are_released_once_their_dependents_ran():
         # (biased reference counting): a worker gone idle holds back what it
         # made last, at most one value here.
         assert alive_when_last_ran[0] <= hpyx._core.pool_size()
+
+
+def test_an_executor_as_scheduler_takes_the_native_path(monkeypatch):
+    import dask.local
+
+    def loop(*args, **kwargs):
+        raise AssertionError("dask's own scheduling loop ran")
+
+    monkeypatch.setattr(dask.local, "get_async", loop)
+    x = dask.delayed(inc)(1)
+    assert dask.compute(x, scheduler=hpyx.HPXExecutor())[0] == 2
