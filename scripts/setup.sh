@@ -55,6 +55,12 @@ find_cpython() {
     log "no CPython $1 found (looked on PATH and in pyenv); install it, or leave it out of HPYX_PYTHONS"
     return 1
 }
+# For the dask collection tests and benchmarks: taken as wheels only (the
+# newest release with a wheel for the interpreter; building numpy, pandas or
+# pyarrow from source would take an hour, or fail). A package with no wheel
+# for an interpreter is reported here, its tests report themselves skipped
+# and the benchmark names it missing.
+wheel_deps=("dask[array,bag,dataframe]" numpy pandas frisky)
 
 # --- one venv per interpreter ---------------------------------------------------
 for version in $pythons; do
@@ -71,14 +77,19 @@ for version in $pythons; do
     deps=("${test_deps[@]}")
     [ "$version" = 3.11 ] && deps+=("${docs_deps[@]}")
     stamp="$venv/.deps-installed"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "${deps[*]}" ]; then
+    if [ "$(cat "$stamp" 2>/dev/null)" != "${deps[*]} ${wheel_deps[*]}" ]; then
         log "installing test dependencies into $venv"
         # --only-binary: recent hypothesis releases carry a PyO3 extension
         # that does not build for 3.13t; take the newest one with a wheel.
         "$venv/bin/python" -m pip install -q --disable-pip-version-check \
             --root-user-action=ignore --only-binary=hypothesis \
             maturin "${deps[@]}"
-        echo "${deps[*]}" >"$stamp"
+        for dep in "${wheel_deps[@]}"; do
+            "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+                --root-user-action=ignore --only-binary=:all: "$dep" \
+                || log "$dep: no wheel for $version; the tests that need it are skipped"
+        done
+        echo "${deps[*]} ${wheel_deps[*]}" >"$stamp"
     fi
     # A target dir per interpreter: PyO3 is configured per interpreter, so a
     # shared one would rebuild it on every switch. These are the dev/test

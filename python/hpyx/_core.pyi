@@ -166,6 +166,31 @@ def enable_tracing(path: str) -> None: ...
 def disable_tracing() -> None: ...
 def is_tracing() -> bool: ...
 
+# -- dask graphs (hpyx.dask) ------------------------------------------------------
+
+def _dask_spec_types(
+    graph_node: type,
+    task: type,
+    task_ref: type,
+    data_node: type,
+    alias: type,
+    list: type,
+    tuple: type,
+    set: type,
+    dict: type,
+    convert_legacy: Callable[[Any, dict[Any, Any], dict[Any, Any] | None], Any],
+) -> None:
+    """Called once by ``hpyx.dask``: dask's task spec classes."""
+
+def _dask_get(
+    dsk: dict[Any, Any],
+    keys: list[Any],
+    cache: dict[Any, Any] | None = None,
+    context: Any = None,
+    hooks: tuple[Callable[[Any], None], Callable[[Any, Any], None]] | None = None,
+) -> list[Any]:
+    """Computes the flat list ``keys`` of the graph ``dsk``; their values in order."""
+
 # -- test hooks -------------------------------------------------------------------
 
 def _release_memory() -> int: ...

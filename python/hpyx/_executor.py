@@ -92,6 +92,13 @@ class HPXExecutor(cf.ThreadPoolExecutor):
         size = _core.pool_size()
         return size if size is not None else _core.default_pool_size()
 
+    def __call__(self, dsk, keys, **kwargs):
+        """dask's scheduler protocol: ``dask.compute(x, scheduler=executor)``
+        runs the graph on hpyx's task graph (``hpyx.dask.get``)."""
+        from .dask import get
+
+        return get(dsk, keys, **kwargs)
+
     def submit(self, fn, /, *args, **kwargs):
         """Submits a callable to be executed with the given arguments.
 

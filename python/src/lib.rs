@@ -42,9 +42,12 @@
 //!   `Future.then` is `combinators::then`.
 //! - `debug.rs`: recordings, snapshots and their export (DOT, JSON,
 //!   traces).
+//! - `dask_graph/`: dask graphs built as graph nodes in one call
+//!   (`hpyx.dask.get`).
 
 mod allocator;
 mod combinators;
+mod dask_graph;
 mod debug;
 mod errors;
 mod executor;
@@ -87,5 +90,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     debug::register(m)?;
     memory::register(m)?;
     fault::register(m)?;
+    dask_graph::register(m)?;
     Ok(())
 }
