@@ -15,6 +15,7 @@ Tests that fix the pool's size run in a subprocess.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import sys
 import time
 
 import pytest
