@@ -86,8 +86,8 @@ for version in $pythons; do
             maturin "${deps[@]}"
         for dep in "${wheel_deps[@]}"; do
             "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-                --root-user-action=ignore --only-binary=:all: "$dep" \
-                || log "$dep: no wheel for $version; the tests that need it are skipped"
+                --root-user-action=ignore --only-binary=:all: "$dep" >>"target/pip-$version.log" 2>&1 \
+                || log "$dep: no wheel for $version (target/pip-$version.log); what needs it is skipped and says so"
         done
         echo "${deps[*]} ${wheel_deps[*]}" >"$stamp"
     fi
