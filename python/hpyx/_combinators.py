@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from . import _core
 from ._future import Future, _wrap
 
+T = TypeVar("T")
+R = TypeVar("R")
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
+P = ParamSpec("P")
+# An input of when_any: its result lists the input future objects as given.
+AnyFuture = TypeVar("AnyFuture", bound="cf.Future[Any]")
 
-def named(name, fn, /):
+
+def named(name: str, fn: Callable[P, R], /) -> Callable[P, R]:
     """Gives the task that runs ``fn`` a readable name.
 
     The name labels the node in ``repr``, graph exports and traces; by
@@ -27,14 +38,14 @@ def named(name, fn, /):
     Returns:
         A callable that calls ``fn`` and carries ``name``.
     """
-    return _core.Named(name, fn)
+    return cast("Callable[P, R]", _core.Named(name, fn))
 
 
-def _bridge(future):
+def _bridge(future: cf.Future[T]) -> Future[T]:
     """An hpyx Future that mirrors a stdlib Future."""
-    mirror = Future()
+    mirror: Future[T] = Future()
 
-    def copy(source):
+    def copy(source: cf.Future[T]) -> None:
         if source.cancelled():
             mirror.cancel()
             return
@@ -48,7 +59,7 @@ def _bridge(future):
     return mirror
 
 
-def _futures_arg(futures):
+def _futures_arg(futures: tuple[Any, ...]) -> list[Any]:
     """The futures of ``when_all(*futures)`` / ``when_any(*futures)`` as a
     list: the arguments, or the one iterable given."""
     if len(futures) == 1 and not isinstance(futures[0], cf.Future):
@@ -62,15 +73,63 @@ def _futures_arg(futures):
 # `async_` is the Rust method of an untracked executor core, bound: no
 # Python frame per task (its docstring and signature are set in Rust).
 _SPAWNER = _core.ExecutorCore(track=False)
-async_ = _SPAWNER.async_
+if TYPE_CHECKING:
+
+    def async_(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        """Runs ``fn(*args, **kwargs)`` on the pool; a Future for its result."""
+        ...
+
+else:
+    async_ = _SPAWNER.async_
 
 
 # `dataflow` is the Rust function itself: one call per node, no Python frame
 # (its docstring is in python/src/combinators.rs).
-dataflow = _core.dataflow
+# For type checkers: each argument is a future of the parameter's type or a
+# value of it (futures are replaced by their values).
+if TYPE_CHECKING:
+
+    @overload
+    def dataflow(fn: Callable[[], R], /) -> Future[R]: ...
+    @overload
+    def dataflow(fn: Callable[[A], R], a: cf.Future[A] | A, /) -> Future[R]: ...
+    @overload
+    def dataflow(
+        fn: Callable[[A, B], R], a: cf.Future[A] | A, b: cf.Future[B] | B, /
+    ) -> Future[R]: ...
+    @overload
+    def dataflow(
+        fn: Callable[[A, B, C], R],
+        a: cf.Future[A] | A,
+        b: cf.Future[B] | B,
+        c: cf.Future[C] | C,
+        /,
+    ) -> Future[R]: ...
+    @overload
+    def dataflow(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]: ...
+    def dataflow(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """Runs ``fn`` once every future among its arguments is done."""
+        ...
+
+else:
+    dataflow = _core.dataflow
 
 
-def when_all(*futures):
+@overload
+def when_all() -> Future[tuple[()]]: ...
+@overload
+def when_all(a: cf.Future[A], /) -> Future[tuple[A]]: ...
+@overload
+def when_all(a: cf.Future[A], b: cf.Future[B], /) -> Future[tuple[A, B]]: ...
+@overload
+def when_all(
+    a: cf.Future[A], b: cf.Future[B], c: cf.Future[C], /
+) -> Future[tuple[A, B, C]]: ...
+@overload
+def when_all(futures: Iterable[cf.Future[T]], /) -> Future[tuple[T, ...]]: ...
+@overload
+def when_all(*futures: cf.Future[T]) -> Future[tuple[T, ...]]: ...
+def when_all(*futures: Any) -> Future[Any]:
     """A future for the values of ``futures``, in input order.
 
     Accepts futures as arguments or one iterable of futures. Fails like the
@@ -80,14 +139,18 @@ def when_all(*futures):
     Returns:
         A Future whose result is a tuple of the input values.
     """
-    futures = _futures_arg(futures)
-    if not futures:
+    inputs = _futures_arg(futures)
+    if not inputs:
         return ready_future(())
     # One Rust call finds the nodes (a million, maybe) and adds the node.
-    return _core.when_all(futures)
+    return cast("Future[Any]", _core.when_all(inputs))
 
 
-def when_any(*futures):
+@overload
+def when_any(futures: Iterable[AnyFuture], /) -> Future[tuple[int, list[AnyFuture]]]: ...
+@overload
+def when_any(*futures: AnyFuture) -> Future[tuple[int, list[AnyFuture]]]: ...
+def when_any(*futures: Any) -> Future[tuple[int, list[Any]]]:
     """A future for the first of ``futures`` to finish.
 
     A failure or cancellation counts as finishing. Accepts futures as
@@ -100,18 +163,18 @@ def when_any(*futures):
     Raises:
         ValueError: If no futures are given.
     """
-    futures = _futures_arg(futures)
-    if not futures:
+    inputs = _futures_arg(futures)
+    if not inputs:
         raise ValueError("when_any() needs at least one future")
-    return _core.when_any(futures)
+    return cast("Future[tuple[int, list[Any]]]", _core.when_any(inputs))
 
 
-def ready_future(value):
+def ready_future(value: T) -> Future[T]:
     """A future that is already done with ``value``."""
     return _wrap(_core.ready(value))
 
 
-def shared_future(future):
+def shared_future(future: Future[T]) -> Future[T]:
     """Returns ``future``: hpyx futures are already shareable.
 
     Any number of continuations, waiters and callbacks may hang off one

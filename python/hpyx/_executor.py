@@ -6,10 +6,16 @@ import concurrent.futures as cf
 import functools
 import threading
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import _base
 from concurrent.futures.thread import BrokenThreadPool
+from typing import Any, ParamSpec, TypeVar, cast
 
 from . import _core, _runtime
+from ._future import Future
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 # The stdlib's words for an executor whose initializer failed.
 _BROKEN = "A thread initializer failed, the thread pool is not usable anymore"
@@ -36,7 +42,13 @@ class HPXExecutor(cf.ThreadPoolExecutor):
     _shutdown = False
     _broken = False
 
-    def __init__(self, max_workers=None, thread_name_prefix="", initializer=None, initargs=()):
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
         """Initializes a new HPXExecutor instance.
 
         Args:
@@ -69,10 +81,10 @@ class HPXExecutor(cf.ThreadPoolExecutor):
                     stacklevel=2,
                 )
         self._thread_name_prefix = thread_name_prefix
-        self._initializer = initializer
+        self._initializer = initializer  # type: ignore[assignment]  # any return value is ignored
         self._initargs = initargs
         # The threads that have run (or are running) the initializer.
-        self._initialized = set()
+        self._initialized: set[int] = set()
         # The closed flag and the tracked futures live in Rust: `submit` is
         # one call, race-free on free-threaded builds too.
         cluster = _runtime._cluster
@@ -85,21 +97,21 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             # The Rust method itself, bound to this executor: the same call
             # without a Python frame per task (a subclass's own submit, or a
             # task wrapped for an initializer or a name, goes through Python).
-            self.submit = self._core.submit
+            self.submit = self._core.submit  # type: ignore[method-assign]
 
     @property
-    def _max_workers(self):
+    def _max_workers(self) -> int:  # type: ignore[override]
         size = _core.pool_size()
         return size if size is not None else _core.default_pool_size()
 
-    def __call__(self, dsk, keys, **kwargs):
+    def __call__(self, dsk: dict[Any, Any], keys: Any, **kwargs: Any) -> Any:
         """dask's scheduler protocol: ``dask.compute(x, scheduler=executor)``
         runs the graph on hpyx's task graph (``hpyx.dask.get``)."""
         from .dask import get
 
         return get(dsk, keys, **kwargs)
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Submits a callable to be executed with the given arguments.
 
         Schedules the callable to be executed as fn(*args, **kwargs) and returns
@@ -110,9 +122,15 @@ class HPXExecutor(cf.ThreadPoolExecutor):
         """
         if self._broken:
             raise BrokenThreadPool(self._broken)
-        return self._core.submit(self._task(fn), *args, **kwargs)
+        return cast("Future[T]", self._core.submit(self._task(fn), *args, **kwargs))
 
-    def map(self, fn, *iterables, timeout=None, chunksize=1):
+    def map(
+        self,
+        fn: Callable[..., T],
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int = 1,
+    ) -> Iterator[T]:
         """Returns an iterator equivalent to map(fn, iter).
 
         Args:
@@ -146,7 +164,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             raise BrokenThreadPool(self._broken)
         return self._core.map(self._task(fn), zip(*iterables), timeout)
 
-    def shutdown(self, wait=True, *, cancel_futures=False):
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Clean-up the resources associated with the Executor.
 
         It is safe to call this method several times. Otherwise, no other
@@ -175,24 +193,25 @@ class HPXExecutor(cf.ThreadPoolExecutor):
                     continue
                 node.wait()
 
-    def _adjust_thread_count(self):
+    def _adjust_thread_count(self) -> None:
         """Does nothing: the pool is hpyx's, shared and already sized."""
 
-    def _initializer_failed(self):
+    def _initializer_failed(self) -> None:
         """Marks this executor broken, as the stdlib does.
 
         ``submit`` then raises ``BrokenThreadPool``, and each of its tasks not
         yet started fails with it when a worker picks it up, without running.
         """
-        self._broken = _BROKEN
+        self._broken = _BROKEN  # type: ignore[assignment]  # the stdlib stores its message too
 
     # -- tasks wrapped for an initializer or a thread name -----------------
 
-    def _task(self, fn):
+    def _task(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn``, or, with an initializer or a thread name prefix, a callable
         that runs it through ``_run`` under ``fn``'s task name."""
         if self._initializer is None and not self._thread_name_prefix:
             return fn
+        name: Any
         if isinstance(fn, _core.Named):
             name, fn = fn.name, fn.func
         elif callable(fn):
@@ -205,7 +224,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             raise TypeError("'%s' object is not callable" % type(fn).__qualname__)
         return _core.Named(name, functools.partial(self._run, fn))
 
-    def _run(self, fn, /, *args, **kwargs):
+    def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         if self._broken:
             raise BrokenThreadPool(self._broken)
         if self._initializer is not None:
@@ -231,7 +250,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             thread.name = name
 
 
-def _runs_on(node, worker):
+def _runs_on(node: _core.Node, worker: int) -> bool:
     """True if ``node`` is running on worker ``worker`` (a rare, slow path)."""
     for entry in _core.snapshot_of([node]).nodes():
         if entry["id"] == node.id:

@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import functools
 import logging
 import threading
+from collections.abc import Callable, Generator
 from concurrent.futures._base import (
     CANCELLED,
     CANCELLED_AND_NOTIFIED,
@@ -23,8 +24,13 @@ from concurrent.futures._base import (
     PENDING,
     RUNNING,
 )
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from . import _core
+
+T = TypeVar("T")
+U = TypeVar("U")
+P = ParamSpec("P")
 
 # The Rust half of every hpyx.Future, and its methods as plain functions:
 # `Future` defines these names again, with the stdlib's signatures and
@@ -64,7 +70,7 @@ _DESCRIPTION = {
 }
 
 
-def _invoke_callback(fn, future):
+def _invoke_callback(fn: Callable[[Future[Any]], object], future: Future[Any]) -> None:
     try:
         fn(future)
     except Exception:
@@ -75,18 +81,28 @@ def _invoke_callback(fn, future):
 _instance_dict = cf.Future.__dict__["__dict__"].__get__
 
 
-class Future(_FutureBase, cf.Future):
-    """Represents the result of an asynchronous computation."""
+class Future(_FutureBase, cf.Future[T]):
+    """Represents the result of an asynchronous computation.
+
+    Generic in its value, as ``concurrent.futures.Future`` is:
+    ``hpyx.Future[int]`` is a future whose result is an ``int``.
+    """
 
     # The node lives in the `_FutureBase` part of the object (Rust); these
     # are class defaults, shadowed per instance only when used, so a future
     # made by a task needs no instance dict.
-    _promise = None
-    _cond = None
-    _waiter_list = None
+    _promise: _core.Promise | None = None
+    _cond: threading.Condition | None = None
+    _waiter_list: list[Any] | None = None
     _notified = False
 
-    def __setattr__(self, name, value, _track=_core.track, _set=object.__setattr__):
+    def __setattr__(
+        self,
+        name: str,
+        value: object,
+        _track: Callable[[object], None] = _core.track,
+        _set: Callable[[object, str, object], None] = object.__setattr__,
+    ) -> None:
         # A future made by a task starts untracked by the cycle collector (it
         # can be in no cycle: see `wrap` in python/src/future/make.rs); anything
         # stored on it could close one, so it is tracked again first.
@@ -94,30 +110,30 @@ class Future(_FutureBase, cf.Future):
         _set(self, name, value)
 
     @property
-    def __dict__(self, _track=_core.track):
+    def __dict__(self, _track: Callable[[object], None] = _core.track) -> dict[str, Any]:  # type: ignore[override]
         # vars(future) hands out the instance dict for writing: track first.
         _track(self)
         return _instance_dict(self)
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, *args: object, **kwargs: object) -> Future[T]:
         promise = _core.promise()
-        self = _FutureBase.__new__(cls, promise)
+        self: Future[T] = _FutureBase.__new__(cls, promise)  # type: ignore[assignment]
         self._promise = promise
         return self
 
-    def __init__(self):
+    def __init__(self) -> None:
         """Initializes the future. Should not be called by clients."""
 
     # -- what the stdlib's helpers read ------------------------------------
 
     @property
-    def _condition(self):
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
         cond = self._cond
         if cond is None:
             cond = self._install_condition()
         return cond
 
-    def _install_condition(self):
+    def _install_condition(self) -> threading.Condition:
         with _LAZY_LOCK:
             cond = self._cond
             if cond is not None:
@@ -138,12 +154,13 @@ class Future(_FutureBase, cf.Future):
         return cond
 
     @property
-    def _waiters(self):
+    def _waiters(self) -> list[Any]:  # type: ignore[override]
         self._condition  # noqa: B018 (creates the list)
+        assert self._waiter_list is not None
         return self._waiter_list
 
     @property
-    def _state(self):
+    def _state(self) -> str:  # type: ignore[override]
         state = self._node_state
         if self._cond is not None and not self._notified and state in _FINAL:
             # The node finished but its waiters are not notified yet: helpers
@@ -153,7 +170,8 @@ class Future(_FutureBase, cf.Future):
             return CANCELLED if state == "cancelled" else RUNNING
         return _STATE[state]
 
-    def _notify_stdlib_waiters(self):
+    def _notify_stdlib_waiters(self) -> None:
+        assert self._cond is not None and self._waiter_list is not None
         with self._cond:
             self._notified = True
             state = self._node_state
@@ -168,7 +186,7 @@ class Future(_FutureBase, cf.Future):
 
     # -- the stdlib's API ----------------------------------------------------
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = self._node_state
         extra = ""
         if state == "succeeded":
@@ -183,7 +201,7 @@ class Future(_FutureBase, cf.Future):
             self._node_name,
         )
 
-    def cancel(self):
+    def cancel(self) -> bool:
         """Cancel the future if possible.
 
         Returns True if the future was cancelled, False otherwise. A future
@@ -191,19 +209,19 @@ class Future(_FutureBase, cf.Future):
         """
         return _cancel(self)
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         """Return True if the future was cancelled."""
         return _cancelled(self)
 
-    def running(self):
+    def running(self) -> bool:
         """Return True if the future is currently executing."""
         return _running(self)
 
-    def done(self):
+    def done(self) -> bool:
         """Return True if the future was cancelled or finished executing."""
         return _done(self)
 
-    def add_done_callback(self, fn):
+    def add_done_callback(self, fn: Callable[[Future[T]], object]) -> None:
         """Attaches a callable that will be called when the future finishes.
 
         Args:
@@ -217,7 +235,7 @@ class Future(_FutureBase, cf.Future):
         """
         self._on_complete(functools.partial(_invoke_callback, fn, self))
 
-    def result(self, timeout=None):
+    def result(self, timeout: float | None = None) -> T:
         """Return the result of the call that the future represents.
 
         Args:
@@ -238,9 +256,9 @@ class Future(_FutureBase, cf.Future):
         finally:
             # Break a reference cycle with the exception (its traceback holds
             # this frame); the node's reference to it is invisible to gc.
-            self = None
+            self = None  # type: ignore[assignment]
 
-    def exception(self, timeout=None):
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the exception raised by the call that the future represents.
 
         Args:
@@ -259,7 +277,7 @@ class Future(_FutureBase, cf.Future):
         """
         return _exception(self, timeout)
 
-    def set_running_or_notify_cancel(self):
+    def set_running_or_notify_cancel(self) -> bool:
         """Mark the future as running or process any cancel notifications.
 
         Should only be used by Executor implementations and unit tests.
@@ -277,23 +295,21 @@ class Future(_FutureBase, cf.Future):
             raise RuntimeError("Future in unexpected state")
         return True
 
-    def set_result(self, result):
+    def set_result(self, result: T) -> None:
         """Sets the return value of work associated with the future.
 
         Should only be used by Executor implementations and unit tests.
         """
-        self._check_settable()
-        self._promise.set_result(result)
+        self._check_settable().set_result(result)
 
-    def set_exception(self, exception):
+    def set_exception(self, exception: BaseException | None) -> None:
         """Sets the result of the future as being the given exception.
 
         Should only be used by Executor implementations and unit tests.
         """
-        self._check_settable()
-        self._promise.set_exception(exception)
+        self._check_settable().set_exception(exception)  # type: ignore[arg-type]
 
-    def _check_settable(self):
+    def _check_settable(self) -> _core.Promise:
         if _done(self):
             raise cf.InvalidStateError("{}: {!r}".format(self._state, self))
         if self._promise is None:
@@ -302,23 +318,32 @@ class Future(_FutureBase, cf.Future):
                 "set_result()/set_exception() are for futures made with "
                 "hpyx.Future()".format(self._state, self)
             )
+        return self._promise
 
     # -- beyond the stdlib ---------------------------------------------------
 
     # `then(fn, /, *args, **kwargs)` is `_core.FutureBase.then`, inherited
-    # (one call from Python into Rust, no frame in between).
+    # (one call from Python into Rust, no frame in between); declared here
+    # for type checkers only.
+    if TYPE_CHECKING:
 
-    def __await__(self):
+        def then(
+            self, fn: Callable[Concatenate[T, P], U], /, *args: P.args, **kwargs: P.kwargs
+        ) -> Future[U]:
+            """Chains a continuation: ``fn(value, *args, **kwargs)`` on the pool."""
+            ...
+
+    def __await__(self) -> Generator[Any, None, T]:
         import asyncio
 
         return asyncio.wrap_future(self).__await__()
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The readable name of this future's task-graph node."""
         return self._node_name
 
 
 # A Future for an existing node, made as `submit` makes its futures (the
 # registered `Future` type, see `_combinators`).
-_wrap = _core.wrap
+_wrap: Callable[[_core.Node], Future[Any]] = _core.wrap

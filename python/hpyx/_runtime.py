@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import atexit
 import os
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _core
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 # The cluster backend while hpyx runs on a dask.distributed cluster
 # (`hpyx._cluster`), else None.
-_cluster = None
+_cluster: Any = None
 
 
-def init(*, os_threads=None, cfg=None, cluster=None):
+def init(
+    *, os_threads: int | None = None, cfg: Iterable[str] | None = None, cluster: Any = None
+) -> None:
     """Starts hpyx's process-global worker pool.
 
     Idempotent with the same arguments. Any API that needs the pool starts it
@@ -39,11 +46,12 @@ def init(*, os_threads=None, cfg=None, cluster=None):
     if cluster is not None:
         from ._cluster import connect
 
-        return connect(cluster)
+        connect(cluster)
+        return
     _core.init(os_threads=os_threads, cfg=None if cfg is None else list(cfg))
 
 
-def shutdown():
+def shutdown() -> None:
     """Drains and stops the worker pool: every queued task runs first.
 
     The pool cannot be restarted afterwards: every later call that needs it
@@ -54,11 +62,12 @@ def shutdown():
     if _cluster is not None:
         from ._cluster import disconnect
 
-        return disconnect()
+        disconnect()
+        return
     _core.shutdown()
 
 
-def is_running():
+def is_running() -> bool:
     """Returns True while the worker pool runs (or hpyx runs on a cluster)."""
     return _cluster is not None or _core.is_running()
 
@@ -76,19 +85,24 @@ class HPXRuntime:
         3
     """
 
-    def __init__(self, os_threads=None, cfg=None):
+    def __init__(self, os_threads: int | None = None, cfg: Iterable[str] | None = None) -> None:
         self._os_threads = os_threads
         self._cfg = cfg
 
-    def __enter__(self):
+    def __enter__(self) -> HPXRuntime:
         init(os_threads=self._os_threads, cfg=self._cfg)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
         return False
 
 
-def _connect_from_env():
+def _connect_from_env() -> None:
     """``HPYX_CLUSTER=tcp://host:port``: cluster mode, connected on first use."""
     address = os.environ.get("HPYX_CLUSTER")
     if address:

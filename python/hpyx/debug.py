@@ -17,9 +17,16 @@ graphs render collapsed: one box per name, with counts.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 from . import _core
+
+if TYPE_CHECKING:
+    from ._future import Future
 
 __all__ = [
     "Recording",
@@ -44,17 +51,17 @@ LOGGER = logging.getLogger("hpyx")
 COLLAPSE_ABOVE = 2000
 
 
-def get_worker_thread_id():
+def get_worker_thread_id() -> int:
     """The calling thread's 0-based worker index, or -1 outside the pool."""
     return _core.get_worker_thread_id()
 
 
-def get_num_worker_threads():
+def get_num_worker_threads() -> int:
     """The number of worker threads in the pool (0 if it is not running)."""
     return _core.pool_size() or 0
 
 
-def enable_tracing(path):
+def enable_tracing(path: str | os.PathLike[str]) -> None:
     """Writes one JSON line per finished task to ``path`` (truncated first).
 
     Each line has ``name``, ``node_id``, ``worker_thread_id`` (-1 outside the
@@ -70,7 +77,7 @@ def enable_tracing(path):
     _core.enable_tracing(str(path))
 
 
-def disable_tracing():
+def disable_tracing() -> None:
     """Stops tracing and flushes the trace file."""
     _core.disable_tracing()
 
@@ -78,27 +85,52 @@ def disable_tracing():
 class _Exportable:
     """Export methods shared by recordings and snapshots of futures."""
 
-    def snapshot(self):
+    def snapshot(self) -> _core.Snapshot:
         raise NotImplementedError
 
-    def to_dot(self, *, collapse=False, title=None):
+    def to_dot(self, *, collapse: bool = False, title: str | None = None) -> str:
         """DOT text of the graph (``collapse=True`` groups nodes by name)."""
         return self.snapshot().to_dot(collapse, title)
 
-    def to_json(self):
+    def to_json(self) -> str:
         """JSON of the graph (schema ``hpyx.graph/1``, see viz/SCHEMA.md)."""
         return self.snapshot().to_json()
 
-    def to_chrome_trace(self):
+    def to_chrome_trace(self) -> str:
         """Chrome trace-event JSON: one track per worker (Perfetto opens it)."""
         return self.snapshot().to_chrome_trace()
 
-    def write_chrome_trace(self, path):
+    def write_chrome_trace(self, path: str | os.PathLike[str]) -> None:
         """Writes :meth:`to_chrome_trace` to ``path``."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_chrome_trace())
 
-    def render(self, path=None, *, format=None, collapse=None, title=None):
+    @overload
+    def render(
+        self,
+        path: None = None,
+        *,
+        format: str | None = None,
+        collapse: bool | None = None,
+        title: str | None = None,
+    ) -> bytes: ...
+    @overload
+    def render(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        collapse: bool | None = None,
+        title: str | None = None,
+    ) -> str | os.PathLike[str]: ...
+    def render(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        format: str | None = None,
+        collapse: bool | None = None,
+        title: str | None = None,
+    ) -> bytes | str | os.PathLike[str]:
         """Renders a picture with Graphviz's ``dot``.
 
         Args:
@@ -136,54 +168,59 @@ class Recording(_Exportable):
     the Recording is dropped) or call :meth:`stop`.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._recording = _core.record()
 
-    def __enter__(self):
+    def __enter__(self) -> Recording:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
         self.stop()
         return False
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops recording new nodes."""
         self._recording.stop()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._recording)
 
-    def snapshot(self):
+    def snapshot(self) -> _core.Snapshot:
         """A consistent snapshot (nodes, edges, states) of what was recorded."""
         return self._recording.snapshot()
 
 
-def record():
+def record() -> Recording:
     """Starts recording every node created from now on; see :class:`Recording`."""
     return Recording()
 
 
 class _Ancestry(_Exportable):
-    def __init__(self, futures):
+    def __init__(self, futures: Future[Any] | Iterable[Future[Any]]) -> None:
         self._nodes = [f._node for f in _futures(futures)]
 
-    def snapshot(self):
+    def snapshot(self) -> _core.Snapshot:
         return _core.snapshot_of(self._nodes)
 
 
-def _futures(futures):
+def _futures(futures: Future[Any] | Iterable[Future[Any]]) -> list[Future[Any]]:
     from ._future import Future
 
     if isinstance(futures, Future):
         return [futures]
-    futures = list(futures)
-    for f in futures:
+    found = list(futures)
+    for f in found:
         if not isinstance(f, Future):
             raise TypeError("expected hpyx futures, got %s" % type(f).__name__)
-    return futures
+    return found
 
 
-def snapshot(futures):
+def snapshot(futures: Future[Any] | Iterable[Future[Any]]) -> _core.Snapshot:
     """A snapshot of ``futures`` and everything they still depend on.
 
     Finished inputs are released once their dependents have run, unless they
@@ -192,17 +229,29 @@ def snapshot(futures):
     return _Ancestry(futures).snapshot()
 
 
-def to_dot(futures, *, collapse=False, title=None):
+def to_dot(
+    futures: Future[Any] | Iterable[Future[Any]],
+    *,
+    collapse: bool = False,
+    title: str | None = None,
+) -> str:
     """DOT text of ``futures`` and what they still depend on."""
     return _Ancestry(futures).to_dot(collapse=collapse, title=title)
 
 
-def to_json(futures):
+def to_json(futures: Future[Any] | Iterable[Future[Any]]) -> str:
     """JSON (schema ``hpyx.graph/1``) of ``futures`` and their ancestry."""
     return _Ancestry(futures).to_json()
 
 
-def render(futures, path=None, *, format=None, collapse=None, title=None):
+def render(
+    futures: Future[Any] | Iterable[Future[Any]],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    format: str | None = None,
+    collapse: bool | None = None,
+    title: str | None = None,
+) -> bytes | str | os.PathLike[str]:
     """Renders ``futures`` and their ancestry with Graphviz; see Recording.render."""
     return _Ancestry(futures).render(path, format=format, collapse=collapse, title=title)
 
@@ -240,7 +289,13 @@ class _TqdmBar:
         self.bar.close()
 
 
-def progress(futures, *, desc="hpyx", file=None, interval=0.1):
+def progress(
+    futures: Future[Any] | Iterable[Future[Any]],
+    *,
+    desc: str = "hpyx",
+    file: IO[str] | None = None,
+    interval: float = 0.1,
+) -> list[Future[Any]]:
     """Waits for ``futures``, showing finished/total on stderr.
 
     Uses tqdm if it is installed, a plain line otherwise; redraws at most
@@ -260,6 +315,7 @@ def progress(futures, *, desc="hpyx", file=None, interval=0.1):
     counter = _core.DoneCounter([f._node for f in futures])
     file = sys.stderr if file is None else file
     show = True
+    bar: _TqdmBar | _PlainBar | None
     try:
         bar = _TqdmBar(len(counter), desc, file)
     except ImportError:

@@ -24,7 +24,7 @@ from ._errors import ClusterError
 _API = ("async_", "dataflow", "when_all", "when_any", "ready_future")
 
 _LOCK = threading.Lock()
-_saved = {}
+_saved: dict[str, object] = {}
 
 
 def connect(target, *, lazy=False):

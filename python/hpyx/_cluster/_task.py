@@ -22,7 +22,7 @@ _ACTIVATION_LOCK = threading.Lock()
 # Keys of tasks that `claim_cancel` cancelled in this worker process before
 # they started: `run` refuses them.
 _CLAIMS_LOCK = threading.Lock()
-_cancelled = set()
+_cancelled: set[object] = set()
 
 
 def run(fn, /, *args, **kwargs):
