@@ -1,10 +1,56 @@
 """Type stubs for hpyx._core, the Rust core of hpyx (PyO3)."""
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, TypeVar, final
+from typing import Any, Final, ParamSpec, final
 
-_T = TypeVar("_T")
+from typing_extensions import Self, disjoint_base
 
+_P = ParamSpec("_P")
+
+__all__ = [
+    "CFG_KEYS",
+    "DoneCounter",
+    "ExecutorCore",
+    "FutureBase",
+    "InternalError",
+    "MapResults",
+    "Named",
+    "Node",
+    "Promise",
+    "Recording",
+    "Snapshot",
+    "__version__",
+    "_after_fork_in_child",
+    "_allocator_committed",
+    "_before_fork",
+    "_dask_get",
+    "_dask_spec_types",
+    "_release_memory",
+    "_worker_thread_states",
+    "dataflow",
+    "default_pool_size",
+    "disable_tracing",
+    "enable_tracing",
+    "get_worker_thread_id",
+    "init",
+    "is_running",
+    "is_tracing",
+    "pool_size",
+    "promise",
+    "ready",
+    "record",
+    "register_future_types",
+    "shutdown",
+    "snapshot_of",
+    "track",
+    "when_all",
+    "when_any",
+    "wrap",
+    # Only in builds with the `fault-injection` feature (see the end).
+    "_FAULT_POINTS",
+    "_inject_panic",
+    "_injected_remaining",
+]
 __version__: Final[str]
 CFG_KEYS: Final[list[str]]
 
@@ -45,10 +91,11 @@ class Node:
     def cancel(self) -> bool: ...
     def on_complete(self, callback: Callable[[], object]) -> None: ...
 
+@disjoint_base
 class FutureBase:
     """The Rust half of every hpyx.Future: its node, inside the object."""
 
-    def __new__(cls, promise: Promise) -> FutureBase: ...
+    def __new__(cls, promise: Promise) -> Self: ...
     def result(self, timeout: float | None = None) -> Any: ...
     def exception(self, timeout: float | None = None) -> BaseException | None: ...
     def done(self) -> bool: ...
@@ -63,6 +110,7 @@ class FutureBase:
     @property
     def _node_name(self) -> str: ...
     def _on_complete(self, callback: Callable[[], object]) -> None: ...
+    # Typed on hpyx.Future (generic in its value); the registered future type.
     def then(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Chains a continuation: ``fn(value, *args, **kwargs)`` on the pool."""
 
@@ -78,9 +126,10 @@ class Promise:
 class ExecutorCore:
     """The Rust half of HPXExecutor: its closed flag and tracked futures."""
 
-    def __init__(self, track: bool = True) -> None: ...
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
-    def async_(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+    def __new__(cls, track: bool = True) -> Self: ...
+    # Return the registered future type (hpyx.Future, typed there).
+    def submit(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> Any: ...
+    def async_(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> Any: ...
     def map(
         self, func: Callable[..., Any], arg_tuples: Iterable[tuple[Any, ...]], timeout: float | None = None
     ) -> MapResults: ...
@@ -104,7 +153,7 @@ class Named:
 
     name: str
     func: Callable[..., Any]
-    def __init__(self, name: str, func: Callable[..., Any]) -> None: ...
+    def __new__(cls, name: str, func: Callable[..., Any]) -> Self: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 # -- combinators ----------------------------------------------------------------
@@ -114,9 +163,7 @@ def dataflow(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
 
 def when_all(futures: list[Any]) -> Any: ...
 def when_any(futures: list[Any]) -> Any: ...
-def register_future_types(
-    future_type: type, stdlib_future_type: type, bridge: Callable[[Any], Any]
-) -> None:
+def register_future_types(hpyx: type, stdlib: type, bridge: Callable[[Any], Any]) -> None:
     """Called once by ``hpyx``: the futures the combinators recognise."""
 
 def ready(value: Any, name: str | None = None) -> Node: ...
@@ -155,7 +202,7 @@ class Recording:
 class DoneCounter:
     """Counts finished nodes among a fixed set (progress bars)."""
 
-    def __init__(self, nodes: Sequence[Node]) -> None: ...
+    def __new__(cls, nodes: Sequence[Node]) -> Self: ...
     def __len__(self) -> int: ...
     def count(self) -> int: ...
     def wait_next(self, timeout: float) -> bool: ...

@@ -99,6 +99,10 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             # task wrapped for an initializer or a name, goes through Python).
             self.submit = self._core.submit  # type: ignore[method-assign]
 
+    # At runtime the constructor's signature is the stdlib's exactly, which
+    # carries no annotations (type checkers read the ones above).
+    __init__.__annotations__ = {}
+
     @property
     def _max_workers(self) -> int:  # type: ignore[override]
         size = _core.pool_size()

@@ -73,7 +73,7 @@ impl ExecutorCore {
     // `HPXExecutor.submit`, bound to each executor (no Python frame per
     // call), with the stdlib's docstring.
     #[doc = stdlib_submit_doc!()]
-    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "($self, fn, /, *args, **kwargs)")]
     fn submit<'py>(
         &self,
         py: Python<'py>,
@@ -86,7 +86,7 @@ impl ExecutorCore {
 
     // `hpyx.async_` (bound to the untracked spawner), with its docstring.
     #[doc = "Runs ``fn(*args, **kwargs)`` on the worker pool.\n\nArgs:\n    fn: The callable to run.\n    *args: Positional arguments for ``fn``.\n    **kwargs: Keyword arguments for ``fn``.\n\nReturns:\n    A Future for the result.\n"]
-    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "(fn, /, *args, **kwargs)")]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs), text_signature = "($self, fn, /, *args, **kwargs)")]
     fn async_<'py>(
         &self,
         py: Python<'py>,
