@@ -25,18 +25,16 @@ import argparse
 import operator
 import random
 import statistics
-import time
-
 import sys
+import time
 from pathlib import Path
 
 import distributed
-
 import hpyx
 
 # The test suite's cluster: 2 worker processes, 1 thread each, 127.0.0.1.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
-from _cluster_helpers import local_cluster  # noqa: E402
+from _cluster_helpers import local_cluster
 
 
 def inc(x):
@@ -71,7 +69,6 @@ def random_dag(n, seed=7):
 
 def built(wait, *args):
     return time.perf_counter(), wait(*args)
-
 
 
 def chain_hpyx(client, n):
@@ -161,9 +158,7 @@ def main():
     args = parser.parse_args()
 
     rows = []
-    with local_cluster() as cluster, distributed.Client(
-        cluster, set_as_default=False
-    ) as client:
+    with local_cluster() as cluster, distributed.Client(cluster, set_as_default=False) as client:
         hpyx.init(cluster=client)
         try:
             for name in args.workloads:
@@ -202,7 +197,16 @@ _HEADER = (
 def _row(name, n, median, build):
     h, s, g = median["hpyx"], median["submit"], median["get"]
     return "| %s | %d | %.2f s | %.2f s | %.2f s | %.2fx | %.2fx | %.2f / %.2f / %.2f s |" % (
-        name, n, h, s, g, h / s, h / g, build["hpyx"], build["submit"], build["get"],
+        name,
+        n,
+        h,
+        s,
+        g,
+        h / s,
+        h / g,
+        build["hpyx"],
+        build["submit"],
+        build["get"],
     )
 
 

@@ -32,10 +32,9 @@ import time
 
 import dask
 import dask.local
-from dask._task_spec import Task, TaskRef, convert_legacy_graph
-
 import hpyx
 import hpyx.dask
+from dask._task_spec import Task, TaskRef, convert_legacy_graph
 
 
 def tiny(*xs):
@@ -141,7 +140,7 @@ def frisky_get():
     try:
         cluster = frisky.LocalCluster(processes=False, silence_summary=True)
         client = cluster.get_client()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return None, f"failed to start ({type(e).__name__}: {e})"
     _frisky.update(cluster=cluster, client=client, get=client.get)
     return client.get, None

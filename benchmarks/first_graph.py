@@ -83,8 +83,10 @@ def main():
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--peers", default="hpyx,tpe")
     args = parser.parse_args()
-    print(f"fan-out/fan-in of {args.n} tasks, {args.processes} fresh processes, "
-          f"{args.runs} runs each; {sys.version.split()[0]}")
+    print(
+        f"fan-out/fan-in of {args.n} tasks, {args.processes} fresh processes, "
+        f"{args.runs} runs each; {sys.version.split()[0]}"
+    )
     print("| peer | first run (us/task) | warm runs (us/task) | first / warm |")
     print("| --- | ---: | ---: | ---: |")
     for peer in args.peers.split(","):
@@ -92,7 +94,10 @@ def main():
         for _ in range(args.processes):
             out = subprocess.run(
                 [sys.executable, __file__, "--child", peer, str(args.n), str(args.runs)],
-                check=True, capture_output=True, text=True, timeout=600,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             seconds = json.loads(out.stdout)
             firsts.append(seconds[0])

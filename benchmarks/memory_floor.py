@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import gc
 
-from workloads import block_workers, noop, rss_bytes
-
 import hpyx
 from hpyx import _core
+from workloads import block_workers, noop, rss_bytes
 
 N = 200_000
 
@@ -27,8 +26,14 @@ def main():
         ("a list slot (the caller's list)", lambda: [None for _ in range(N)]),
         ("+ a finished graph node and its handle", lambda: [_core.ready(None) for _ in range(N)]),
         ("+ an hpyx.Future around it", lambda: [hpyx.ready_future(None) for _ in range(N)]),
-        ("pending hpyx.async_(noop): + function, queue slot", lambda: [hpyx.async_(noop) for _ in range(N)]),
-        ("pending executor.submit(noop): + executor tracking", lambda: [ex.submit(noop) for _ in range(N)]),
+        (
+            "pending hpyx.async_(noop): + function, queue slot",
+            lambda: [hpyx.async_(noop) for _ in range(N)],
+        ),
+        (
+            "pending executor.submit(noop): + executor tracking",
+            lambda: [ex.submit(noop) for _ in range(N)],
+        ),
     ]
     keep = []
     previous = 0.0

@@ -17,9 +17,8 @@ import mmap
 import sys
 import weakref
 
-from workloads import rss_bytes
-
 import hpyx
+from workloads import rss_bytes
 
 MiB = 1 << 20
 STEPS = 50
@@ -52,8 +51,11 @@ def main():
     result = x.result()
     del x
     grown = (rss_bytes() - base) / MiB
-    print(f"{sys.version.split()[0]}: {alive()} of {len(made)} values alive, "
-          f"RSS +{grown:.0f} MiB after the result;", end=" ")
+    print(
+        f"{sys.version.split()[0]}: {alive()} of {len(made)} values alive, "
+        f"RSS +{grown:.0f} MiB after the result;",
+        end=" ",
+    )
     gc.collect()
     grown = (rss_bytes() - base) / MiB
     print(f"{alive()} alive, RSS +{grown:.0f} MiB after gc.collect()")

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import argparse
 
-from workloads import block_workers, noop
-
 import hpyx
+from workloads import block_workers, noop
 
 
 def resident():

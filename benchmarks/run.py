@@ -60,7 +60,9 @@ def run_once(workload, peer, n, timeout):
     try:
         out = subprocess.run(
             [sys.executable, str(HERE / "workloads.py"), workload, peer, str(n)],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return {"error": "timeout > %ds" % timeout}
@@ -81,7 +83,9 @@ def fmt_time(s):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--workloads", nargs="*", default=list(PLAN))
     ap.add_argument("--peers", nargs="*", default=PEERS)
     ap.add_argument("--sizes", nargs="*", type=int)
@@ -95,10 +99,15 @@ def main():
 
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     header = "### Python %s (%s), %s\n" % (
-        sys.version.split()[0], "GIL" if gil else "free-threaded", sysconfig.get_platform())
-    lines = [header,
-             "| workload | n | peer | median time | vs TPE | peak RSS | extra |",
-             "| --- | ---: | --- | ---: | ---: | ---: | --- |"]
+        sys.version.split()[0],
+        "GIL" if gil else "free-threaded",
+        sysconfig.get_platform(),
+    )
+    lines = [
+        header,
+        "| workload | n | peer | median time | vs TPE | peak RSS | extra |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
     print("\n".join(lines), flush=True)
     for workload in args.workloads:
         for n in args.sizes or plan[workload]:
@@ -126,13 +135,21 @@ def main():
                 for key in ("speedup", "bytes_per_task"):
                     v = median_of(ok, key)
                     if v is not None:
-                        extra.append("%s %.2f" % (key, v) if key == "speedup" else "%s %.0f" % (key, v))
+                        extra.append(
+                            "%s %.2f" % (key, v) if key == "speedup" else "%s %.0f" % (key, v)
+                        )
                 errors = [r["error"] for r in runs if "error" in r]
                 if errors:
                     extra.append(errors[0])
                 line = "| %s | %d | %s | %s | %s | %s | %s |" % (
-                    workload, n, peer, fmt_time(t), ratio,
-                    "%.0f MiB" % (rss / 2**20) if rss else "-", ", ".join(extra))
+                    workload,
+                    n,
+                    peer,
+                    fmt_time(t),
+                    ratio,
+                    "%.0f MiB" % (rss / 2**20) if rss else "-",
+                    ", ".join(extra),
+                )
                 lines.append(line)
                 print(line, flush=True)
     if args.out:

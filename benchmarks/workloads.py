@@ -334,12 +334,11 @@ def main():
     if peer == "hpyx-traced":
         # hpyx with task tracing on: the same workload, every finished task
         # written as a JSON line (issue: tracing costs < 2x).
+        import atexit
         import os
         import tempfile
 
         import hpyx
-
-        import atexit
 
         fd, path = tempfile.mkstemp(suffix=".jsonl")
         os.close(fd)

@@ -70,8 +70,10 @@ def main():
     start = time.perf_counter()
     all_done = hpyx.when_all([hpyx.async_(abs, -i) for i in range(100_000)])
     n = len(all_done.result())
-    print("100k tasks:      %d results in %.2f s on %d workers"
-          % (n, time.perf_counter() - start, hpyx.debug.get_num_worker_threads()))
+    print(
+        "100k tasks:      %d results in %.2f s on %d workers"
+        % (n, time.perf_counter() - start, hpyx.debug.get_num_worker_threads())
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def main() -> None:
     assert_type(inputs, list[hpyx.Future[float]])
 
     # hpyx futures are concurrent.futures futures: the stdlib's helpers take them.
-    done, not_done = cf.wait([monday_total, tuesday_total])
+    _, not_done = cf.wait([monday_total, tuesday_total])
     assert not not_done
 
     print(f"{label}: {line.result()}")

@@ -28,6 +28,7 @@ __all__ = [
     "HPXExecutor",
     "HPXRuntime",
     "InternalError",
+    "__version__",
     "async_",
     "dataflow",
     "debug",
@@ -39,7 +40,6 @@ __all__ = [
     "shutdown",
     "when_all",
     "when_any",
-    "__version__",
 ]
 
 _connect_from_env()

@@ -1,9 +1,9 @@
 """Type stubs for hpyx._core, the Rust core of hpyx (PyO3)."""
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, ParamSpec, final
+from typing import Any, Final, ParamSpec, Self, final
 
-from typing_extensions import Self, disjoint_base
+from typing_extensions import disjoint_base
 
 _P = ParamSpec("_P")
 
@@ -81,7 +81,7 @@ class Node:
     def name(self) -> str: ...
     @property
     def state(self) -> str:
-        """"pending", "ready", "running", "succeeded", "failed" or "cancelled"."""
+        """ "pending", "ready", "running", "succeeded", "failed" or "cancelled"."""
     def done(self) -> bool: ...
     def running(self) -> bool: ...
     def cancelled(self) -> bool: ...
@@ -131,7 +131,10 @@ class ExecutorCore:
     def submit(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> Any: ...
     def async_(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> Any: ...
     def map(
-        self, func: Callable[..., Any], arg_tuples: Iterable[tuple[Any, ...]], timeout: float | None = None
+        self,
+        func: Callable[..., Any],
+        arg_tuples: Iterable[tuple[Any, ...]],
+        timeout: float | None = None,
     ) -> MapResults: ...
     def close(self) -> list[Node]: ...
     def __len__(self) -> int: ...
@@ -246,5 +249,6 @@ def _allocator_committed() -> int: ...
 # Only in builds with the `fault-injection` feature (the dev/test installs of
 # scripts/setup.sh; never release wheels).
 _FAULT_POINTS: Final[list[str]]
+
 def _inject_panic(point: str, count: int) -> None: ...
 def _injected_remaining(point: str) -> int: ...

@@ -61,9 +61,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
         """
         if max_workers is not None:
             if not isinstance(max_workers, int) or isinstance(max_workers, bool):
-                raise TypeError(
-                    "max_workers must be an int, not %s" % type(max_workers).__name__
-                )
+                raise TypeError("max_workers must be an int, not %s" % type(max_workers).__name__)
             if max_workers <= 0:
                 raise ValueError("max_workers must be greater than 0")
         if initializer is not None and not callable(initializer):
@@ -75,8 +73,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             elif running != max_workers:
                 warnings.warn(
                     "hpyx's worker pool is process-global and already runs %d "
-                    "workers; HPXExecutor(max_workers=%d) reuses it"
-                    % (running, max_workers),
+                    "workers; HPXExecutor(max_workers=%d) reuses it" % (running, max_workers),
                     RuntimeWarning,
                     stacklevel=2,
                 )
@@ -101,7 +98,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
 
     # At runtime the constructor's signature is the stdlib's exactly, which
     # carries no annotations (type checkers read the ones above).
-    __init__.__annotations__ = {}
+    __init__.__annotations__.clear()
 
     @property
     def _max_workers(self) -> int:  # type: ignore[override]
@@ -166,7 +163,7 @@ class HPXExecutor(cf.ThreadPoolExecutor):
             return cf.Executor.map(self, fn, *iterables, timeout=timeout, chunksize=chunksize)
         if self._broken:
             raise BrokenThreadPool(self._broken)
-        return self._core.map(self._task(fn), zip(*iterables), timeout)
+        return self._core.map(self._task(fn), zip(*iterables, strict=False), timeout)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Clean-up the resources associated with the Executor.

@@ -117,7 +117,7 @@ class Future(_FutureBase, cf.Future[T]):
 
     def __new__(cls, *args: object, **kwargs: object) -> Future[T]:
         promise = _core.promise()
-        self: Future[T] = _FutureBase.__new__(cls, promise)  # type: ignore[assignment]
+        self: Future[T] = _FutureBase.__new__(cls, promise)
         self._promise = promise
         return self
 

@@ -115,6 +115,4 @@ def _connect_from_env() -> None:
 # for the interpreter's exit.
 atexit.register(_core.shutdown, at_exit=True)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_core._before_fork, after_in_child=_core._after_fork_in_child
-    )
+    os.register_at_fork(before=_core._before_fork, after_in_child=_core._after_fork_in_child)

@@ -149,7 +149,11 @@ class _Exportable:
         """
         snap = self.snapshot()
         if format is None:
-            suffix = str(path).rsplit(".", 1)[-1].lower() if path is not None and "." in str(path) else ""
+            suffix = (
+                str(path).rsplit(".", 1)[-1].lower()
+                if path is not None and "." in str(path)
+                else ""
+            )
             format = suffix if suffix in ("svg", "png") else "svg"
         if collapse is None:
             collapse = len(snap) > COLLAPSE_ABOVE

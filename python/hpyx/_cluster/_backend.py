@@ -123,9 +123,7 @@ class ClusterBackend:
             return self.ready_future(())
         for future in futures:
             if not isinstance(future, cf.Future):
-                raise TypeError(
-                    "when_all() takes futures, got %s" % type(future).__name__
-                )
+                raise TypeError("when_all() takes futures, got %s" % type(future).__name__)
         return self.node(
             _core.Named("when_all", _task.pack), [Dep(f) for f in futures], {}, futures
         )
@@ -149,9 +147,7 @@ class ClusterBackend:
 
         for index, future in enumerate(futures):
             if not isinstance(future, cf.Future):
-                raise TypeError(
-                    "when_any() takes futures, got %s" % type(future).__name__
-                )
+                raise TypeError("when_any() takes futures, got %s" % type(future).__name__)
             future.add_done_callback(first(index))
         return result
 
@@ -185,10 +181,8 @@ class ClusterBackend:
         deadline = time.monotonic() + _CANCEL_PATIENCE
         while True:
             try:
-                state = client.run_on_scheduler(
-                    _cancel_unstarted, future._key, client.id
-                )
-            except Exception:  # noqa: BLE001 (no answer: it may have started)
+                state = client.run_on_scheduler(_cancel_unstarted, future._key, client.id)
+            except Exception:
                 return future.cancelled()
             if state == "cancelled":
                 _cancel(future)

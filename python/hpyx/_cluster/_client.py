@@ -54,9 +54,7 @@ class Connection:
             # (HPYX_CLUSTER set for the workers too: they use their own client.)
             return distributed.get_client()
         try:
-            return distributed.Client(
-                self.target, timeout=CONNECT_TIMEOUT, set_as_default=False
-            )
+            return distributed.Client(self.target, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as error:
             raise _errors.ClusterError(
                 "cannot connect to the dask scheduler at %s: %s" % (self.target, error)
@@ -72,9 +70,7 @@ class Connection:
         """Raises ClusterError unless the client talks to its scheduler."""
         status = self.client.status
         if status != "running":
-            raise _errors.connection_lost(
-                self.address, "the client is %s" % status
-            )
+            raise _errors.connection_lost(self.address, "the client is %s" % status)
 
     def close(self):
         with self._lock:
@@ -83,9 +79,7 @@ class Connection:
             client.close()
 
     def same_target(self, target):
-        return target is self.target or (
-            isinstance(target, str) and target == self.target
-        )
+        return target is self.target or (isinstance(target, str) and target == self.target)
 
 
 def _in_a_worker(distributed):

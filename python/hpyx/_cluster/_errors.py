@@ -54,13 +54,11 @@ def find_unpicklable(name, fn, args, kwargs, dumps):
     """The error naming the first part of a node that ``dumps`` rejects, or
     None if every part pickles."""
     parts = [("function %s" % reprlib.repr(fn), fn)]
-    parts += [
-        ("argument %d (%s)" % (i, reprlib.repr(arg)), arg) for i, arg in enumerate(args)
-    ]
+    parts += [("argument %d (%s)" % (i, reprlib.repr(arg)), arg) for i, arg in enumerate(args)]
     parts += [("keyword argument %r" % key, value) for key, value in kwargs.items()]
     for what, value in parts:
         try:
             dumps(value)
-        except Exception as error:  # noqa: BLE001 (whatever pickling raises)
+        except Exception as error:
             return unpicklable(name, what, error)
     return None

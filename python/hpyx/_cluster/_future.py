@@ -20,7 +20,7 @@ import concurrent.futures as cf
 import threading
 
 from .. import _core
-from .._future import Future, _FutureBase, _cancel, _done, _result
+from .._future import Future, _cancel, _done, _FutureBase, _result
 from . import _errors
 from ._task import stepping_out
 
@@ -88,18 +88,14 @@ class ClusterFuture(Future):
                 error = dfut.exception()
                 self._promise.set_exception(error.with_traceback(dfut.traceback()))
             elif _errors.is_connection_lost(dfut._state.exception):
-                self._promise.set_exception(
-                    _errors.connection_lost(self._backend.address)
-                )
+                self._promise.set_exception(_errors.connection_lost(self._backend.address))
             else:
                 _cancel(self)
         except cf.InvalidStateError:
             pass  # completed meanwhile (cancelled by the client)
-        except BaseException as error:  # noqa: BLE001 (never lose a completion)
+        except BaseException as error:
             try:
-                self._promise.set_exception(
-                    _errors.connection_lost(self._backend.address, error)
-                )
+                self._promise.set_exception(_errors.connection_lost(self._backend.address, error))
             except cf.InvalidStateError:
                 pass
 
@@ -135,9 +131,7 @@ class ClusterFuture(Future):
         if self._stage == QUEUED:
             self._backend.submitter.flush()
         dfut = self._dfut
-        if dfut is not None and threading.current_thread().name.startswith(
-            _CALLBACK_THREAD
-        ):
+        if dfut is not None and threading.current_thread().name.startswith(_CALLBACK_THREAD):
             # A done-callback waits: dask's one callback thread, which would
             # complete this future, is the waiting thread. Complete it here.
             try:

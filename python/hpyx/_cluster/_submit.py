@@ -149,7 +149,7 @@ class Submitter:
     def _send(self, batch):
         try:
             self._connection.check_running()
-        except Exception as error:  # noqa: BLE001 (every node learns why)
+        except Exception as error:
             _fail_all(batch, error)
             return
         while batch:
@@ -158,7 +158,7 @@ class Submitter:
                 return
             try:
                 dfuts = _submit_graph(self._connection.client, graph, order)
-            except Exception as error:  # noqa: BLE001 (diagnosed below)
+            except Exception as error:
                 batch = _drop_unpicklable(order, error)
                 continue
             for node in order:
@@ -207,7 +207,7 @@ def _graph(batch):
                     return TaskRef(dep._key)
                 if dep._key in graph:
                     return TaskRef(dep._key)
-            return _client_side_value(future, dep)
+            return _client_side_value(future, dep)  # noqa: B023 (called in this iteration only)
 
         try:
             task_args = [value(arg) for arg in args]
@@ -224,9 +224,7 @@ def _client_side_value(future, dep):
     """The value of a finished client-side input; a failed or cancelled one
     completes ``future`` the same way (and raises _Skip)."""
     if not dep.done():
-        future._fail(
-            _errors.ClusterError("an input of %r is not done" % (future,))
-        )
+        future._fail(_errors.ClusterError("an input of %r is not done" % (future,)))
         raise _Skip
     if dep.cancelled():
         _cancel(future)
@@ -249,9 +247,7 @@ def _drop_unpicklable(order, error):
     for future, fn, args, kwargs in order:
         plain_args = [None if type(arg) is Dep else arg for arg in args]
         plain_kwargs = {k: v for k, v in kwargs.items() if type(v) is not Dep}
-        problem = _errors.find_unpicklable(
-            future.name, fn, plain_args, plain_kwargs, dumps
-        )
+        problem = _errors.find_unpicklable(future.name, fn, plain_args, plain_kwargs, dumps)
         if problem is not None:
             culprits += 1
             future._fail(problem)
@@ -264,4 +260,3 @@ def _drop_unpicklable(order, error):
 def _fail_all(batch, error):
     for node in batch:
         node[0]._fail(error)
-
