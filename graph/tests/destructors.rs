@@ -70,7 +70,7 @@ fn a_finished_input_nothing_refers_to_is_freed() {
 
 #[test]
 fn a_weak_future_finds_a_pending_node_and_keeps_no_finished_value() {
-    let g = GraphGuard::new(2);
+    let g = test_graph(2);
     let drops = DropCounter::new();
     let (p, gate) = g.promise::<u8>("gate");
     let d = drops.clone();
