@@ -49,10 +49,20 @@ bench-rust: ## criterion benchmarks against rayon
 	cargo bench -p hpyx-engine --bench spawn
 	cargo bench -p hpyx-graph --bench dag
 
+# The Python linters and type checkers come from .venv (`make setup`).
+PY_LINTED := python/hpyx examples benchmarks
+TYPED_EXAMPLE := examples/typed_pipeline.py
+
 .PHONY: lint
-lint: ## rustfmt check and clippy
+lint: ## rustfmt, clippy -D warnings, ruff, mypy, stubtest and pyright (after `make setup`)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	.venv/bin/ruff check $(PY_LINTED)
+	.venv/bin/ruff format --check $(PY_LINTED)
+	.venv/bin/mypy -p hpyx
+	.venv/bin/mypy --strict $(TYPED_EXAMPLE)
+	.venv/bin/python -m mypy.stubtest hpyx._core --mypy-config-file pyproject.toml
+	.venv/bin/pyright $(TYPED_EXAMPLE)
 
 .PHONY: test-parallel
 test-parallel: ## Python suite on 3.13t under pytest-run-parallel (8 threads per test)

@@ -39,6 +39,8 @@ source scripts/pythons.sh
 test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask distributed tqdm)
 # The docs site (mkdocs build --strict in scripts/test.sh), in .venv only.
 docs_deps=(mkdocs mkdocs-material "mkdocstrings[python]")
+# The linters and type checkers of `make lint` (a tier of scripts/test.sh), in .venv only.
+lint_deps=(ruff mypy pyright)
 
 # A GIL build of CPython $1 (e.g. 3.12): on PATH, else pyenv's newest.
 # Candidates are run, not just found: a pyenv shim for a version that is not
@@ -75,7 +77,7 @@ for version in $pythons; do
         "$base" -m venv "$venv"
     fi
     deps=("${test_deps[@]}")
-    [ "$version" = 3.11 ] && deps+=("${docs_deps[@]}")
+    [ "$version" = 3.11 ] && deps+=("${docs_deps[@]}" "${lint_deps[@]}")
     stamp="$venv/.deps-installed"
     if [ "$(cat "$stamp" 2>/dev/null)" != "${deps[*]} ${wheel_deps[*]}" ]; then
         log "installing test dependencies into $venv"

@@ -5,6 +5,8 @@
 #
 #   tier                 interpreter  what is tested
 #   rust                 -            cargo test --workspace
+#   lint                 3.11         make lint: rustfmt, clippy -D warnings, ruff,
+#                                     mypy, stubtest and pyright (tools in .venv)
 #   docs                 3.11         mkdocs build --strict (the examples run in the suite)
 #   installed wheel      3.11         the whole suite against the release wheel, installed
 #                                     into a clean venv and run outside the source tree
@@ -159,11 +161,12 @@ timings+=("$(printf '%5d s  passed  %s' $((SECONDS - start)) "set-up")")
 tier "rust: cargo test --workspace" cargo test --workspace --quiet
 
 if wanted 3.11; then
+    tier "lint: make lint" make --no-print-directory lint
     tier "docs: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
     tier "installed wheel: whole suite on $(describe .venv/bin/python)" installed_wheel 3.11
     tier "fault injection: dev build on $(describe .venv/bin/python)" pytest_in .venv/bin/python "$FAULT_INJECTION"
 else
-    skipped "docs, installed wheel and fault injection on 3.11"
+    skipped "lint, docs, installed wheel and fault injection on 3.11"
 fi
 
 if wanted 3.13t; then
