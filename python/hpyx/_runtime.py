@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import os
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _core
@@ -93,12 +92,7 @@ class HPXRuntime:
         init(os_threads=self._os_threads, cfg=self._cfg)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Literal[False]:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]:
         return False
 
 

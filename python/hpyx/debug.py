@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 from . import _core
@@ -178,12 +177,7 @@ class Recording(_Exportable):
     def __enter__(self) -> Recording:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> Literal[False]:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]:
         self.stop()
         return False
 
