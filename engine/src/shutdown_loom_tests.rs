@@ -175,16 +175,7 @@ fn shutdown_races_the_worker(policy: ShutdownPolicy, with_racer: bool) {
         assert_each_job_ended_once(&ledger, pushed);
         if policy == ShutdownPolicy::Drain {
             // Drain: everything accepted runs, nothing is cancelled.
-            assert_eq!(
-                ledger.runs(PARENT),
-                1,
-                "Drain lost the job pushed before it"
-            );
-            assert_eq!(
-                ledger.runs(CHILD),
-                1,
-                "Drain lost the job pushed while draining"
-            );
+            assert_drain_ran_parent_and_child(&ledger);
             if with_racer {
                 assert_eq!(
                     ledger.runs(RACER) + ledger.handed_back(RACER),
@@ -268,15 +259,21 @@ fn loom_drain_with_two_workers_runs_each_job_once() {
         push(&pool, PARENT, &ledger);
         pool.shutdown(ShutdownPolicy::Drain).unwrap();
         assert_each_job_ended_once(&ledger, &[PARENT]);
-        assert_eq!(
-            ledger.runs(PARENT),
-            1,
-            "Drain lost the job pushed before it"
-        );
-        assert_eq!(
-            ledger.runs(CHILD),
-            1,
-            "Drain lost the job pushed while draining"
-        );
+        assert_drain_ran_parent_and_child(&ledger);
     });
+}
+
+/// Drain's promise for the parent job and the child it pushes while the
+/// pool drains: each runs exactly once.
+fn assert_drain_ran_parent_and_child(ledger: &Ledger) {
+    assert_eq!(
+        ledger.runs(PARENT),
+        1,
+        "Drain lost the job pushed before it"
+    );
+    assert_eq!(
+        ledger.runs(CHILD),
+        1,
+        "Drain lost the job pushed while draining"
+    );
 }

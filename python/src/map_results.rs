@@ -136,13 +136,9 @@ impl MapResults {
 }
 
 impl Drop for MapResults {
+    /// Dropping ends the iteration, as a generator's finalizer closes it.
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        if state.started {
-            for node in &state.nodes {
-                node.cancel();
-            }
-        }
+        self.end();
     }
 }
 
