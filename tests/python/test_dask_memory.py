@@ -50,3 +50,30 @@ def test_intermediate_values_are_freed_without_a_garbage_collection():
         "hpyx.dask.get(dsk, ('s', 199))\n"
         "assert max(alive) <= 8, alive\n"
     )
+
+
+def test_a_value_is_freed_while_the_rest_of_the_graph_is_still_built():
+    # The chain is walked first and runs while 50,000 other keys are
+    # looked at: each step's value must not wait for the end of the build.
+    check_py(
+        "import gc, weakref, hpyx.dask\n"
+        "gc.disable()\n"
+        "class Value:\n"
+        "    pass\n"
+        "refs = []\n"
+        "alive = []\n"
+        "def step(prev, i):\n"
+        "    alive.append(sum(r() is not None for r in refs))\n"
+        "    v = Value()\n"
+        "    refs.append(weakref.ref(v))\n"
+        "    return v\n"
+        "dsk = {('s', 0): (step, None, 0)}\n"
+        "for i in range(1, 200):\n"
+        "    dsk[('s', i)] = (step, ('s', i - 1), i)\n"
+        "for i in range(50_000):\n"
+        "    dsk[('o', i)] = (int, i)\n"
+        "dsk['other'] = (len, [('o', i) for i in range(50_000)])\n"
+        "_, n = hpyx.dask.get(dsk, [('s', 199), 'other'])\n"
+        "assert n == 50_000, n\n"
+        "assert max(alive) <= 8, max(alive)\n"
+    )

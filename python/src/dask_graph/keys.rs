@@ -20,8 +20,20 @@ pub(crate) enum Slot {
         deps: Vec<usize>,
         next: usize,
     },
+    /// Its task and its dependencies are walked; its node is made once
+    /// the whole graph is walked (see `build.rs`).
+    Walked {
+        name: NodeName,
+        /// The key, kept only for the `pre`/`post` callbacks.
+        hook_key: Option<PyValue>,
+        expr: Expr,
+        deps: Vec<usize>,
+    },
     /// Its node exists.
     Built(Future<PyValue>),
+    /// Its node exists and every node that needs it holds it: the table
+    /// lets go, so its value is released once those have run.
+    Released,
 }
 
 pub(crate) struct Keys<'py> {
@@ -63,19 +75,11 @@ impl<'py> Keys<'py> {
         Ok(slot)
     }
 
-    /// The node of a built slot.
-    pub(crate) fn future(&self, slot: usize) -> &Future<PyValue> {
-        match &self.slots[slot] {
-            Slot::Built(future) => future,
-            _ => unreachable!("slot {slot} is not built yet"),
-        }
-    }
-
     /// The key of a slot not yet built.
     pub(crate) fn key(&self, slot: usize) -> &PyValue {
         match &self.slots[slot] {
             Slot::Unvisited(key) | Slot::Walking { key, .. } => key,
-            Slot::Built(_) => unreachable!("slot {slot} is built"),
+            _ => unreachable!("slot {slot} is walked"),
         }
     }
 }

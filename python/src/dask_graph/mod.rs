@@ -52,13 +52,7 @@ fn _dask_get<'py>(
         .iter()
         .map(|k| table.slot(&k))
         .collect::<PyResult<Vec<usize>>>()?;
-    if let Err(e) = build::build(py, &graph, types, &mut table, &run, &wanted) {
-        // The nodes built so far still run: as no-ops.
-        run.abort();
-        return Err(e);
-    }
-    let outputs: Vec<_> = wanted.iter().map(|&s| table.future(s).clone()).collect();
-    // Only the requested keys' nodes are kept from here on.
+    let outputs = build::build(py, &graph, types, &mut table, &run, &wanted)?;
     drop(table);
     run::wait(py, &graph, &run, &outputs)
 }
