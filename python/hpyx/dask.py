@@ -88,7 +88,7 @@ def get(dsk, keys, cache=None, num_workers=None, pool=None, **kwargs):
         Accepted for ``dask.threaded.get``'s signature; the tasks run on
         hpyx's process-wide pool (sized by ``hpyx.init``)
     cache: dict-like (optional)
-        Results known already, by key
+        Temporary storage of results
 
     Examples
     --------
@@ -106,6 +106,9 @@ def get(dsk, keys, cache=None, num_workers=None, pool=None, **kwargs):
         dsk = dict(dsk)
     if cache is None:
         cache = config.get("cache", None)
+    # Results known already are read from a dict; the requested keys'
+    # results are stored back into the caller's own object, as dask does.
+    storage = cache
     if cache is not None and type(cache) is not dict:
         cache = dict(cache)
     flat = []
@@ -116,6 +119,9 @@ def get(dsk, keys, cache=None, num_workers=None, pool=None, **kwargs):
             values = _get_with_callbacks(dsk, flat, cache, context, callbacks)
         else:
             values = _core._dask_get(dsk, flat, cache, context)
+    if storage is not None:
+        for key, value in zip(flat, values):
+            storage[key] = value
     return _nest(keys, iter(values))
 
 

@@ -89,6 +89,22 @@ def test_detect_malformed_graph():
     assert get(dsk, "y", cache={"x": 1}) == 1
 
 
+def test_cache_receives_the_requested_results_as_dasks_threaded_get():
+    import dask.threaded
+    from collections import UserDict
+
+    inc = lambda x: x + 1  # noqa: E731
+    add = lambda x, y: x + y  # noqa: E731
+    dsk = {"x": 1, "y": 2, "z": (inc, "x"), "w": (add, "z", "y")}
+    for keys in (["w", "y"], "w"):
+        ours, theirs = {}, {}
+        assert get(dsk, keys, cache=ours) == dask.threaded.get(dsk, keys, cache=theirs)
+        assert ours == theirs
+    mapping = UserDict()
+    assert get(dsk, "w", cache=mapping) == 4
+    assert dict(mapping) == {"w": 4}
+
+
 def test_callback():
     f = lambda x: x + 1
     dsk = {"a": (f, 1)}
