@@ -120,7 +120,7 @@ def get(dsk, keys, cache=None, num_workers=None, pool=None, **kwargs):
         else:
             values = _core._dask_get(dsk, flat, cache, context)
     if storage is not None:
-        for key, value in zip(flat, values):
+        for key, value in zip(flat, values, strict=True):
             storage[key] = value
     return _nest(keys, iter(values))
 
