@@ -126,7 +126,9 @@ def test_dataflow_puts_every_value_in_its_place(n):
     # mask, others as a list) and among the keywords, plain values between.
     gate = hpyx.Future()
     args = [gate.then(lambda _, i=i: ("f", i)) if i % 3 == 0 else ("v", i) for i in range(n)]
-    kwargs = {"k%d" % i: gate.then(lambda _, i=i: ("kf", i)) if i % 2 else ("kv", i) for i in range(4)}
+    kwargs = {
+        "k%d" % i: gate.then(lambda _, i=i: ("kf", i)) if i % 2 else ("kv", i) for i in range(4)
+    }
     f = hpyx.dataflow(lambda *a, **kw: (a, kw), *args, **kwargs)
     gate.set_result(None)
     a, kw = f.result(timeout=WAIT)
@@ -159,7 +161,11 @@ def test_dataflow_runs_only_after_all_inputs():
 
 def test_dataflow_same_future_twice():
     f = hpyx.async_(identity, 5)
-    assert hpyx.dataflow(lambda a, b, c=None: (a, b, c), f, f, c=f).result(timeout=WAIT) == (5, 5, 5)
+    assert hpyx.dataflow(lambda a, b, c=None: (a, b, c), f, f, c=f).result(timeout=WAIT) == (
+        5,
+        5,
+        5,
+    )
 
 
 def test_dataflow_failed_input_fails_with_the_same_exception():
@@ -306,7 +312,7 @@ def test_when_any_returns_index_and_the_same_futures():
         assert idx == 1
         assert isinstance(futures_list, list)
         assert len(futures_list) == 3
-        assert all(a is b for a, b in zip(futures_list, [slow1, fast, slow2]))
+        assert all(a is b for a, b in zip(futures_list, [slow1, fast, slow2], strict=True))
     finally:
         gate1.set()
         gate2.set()

@@ -364,7 +364,7 @@ def test_unknown_keyword_argument(flavour):
 
 
 def test_odd_arguments_and_results(flavour):
-    lam = lambda: None  # noqa: E731
+    lam = lambda: None
     gen = (i for i in range(3))
     lock = threading.Lock()
     unhashable = {"a": [1]}
@@ -407,7 +407,9 @@ def test_wait_first_completed_and_timeout(flavour):
     other_slow = cf.Future()
     try:
         fast = stdlib_future_set_later("fast")
-        done, not_done = cf.wait([slow, fast, other_slow], timeout=WAIT, return_when=cf.FIRST_COMPLETED)
+        done, not_done = cf.wait(
+            [slow, fast, other_slow], timeout=WAIT, return_when=cf.FIRST_COMPLETED
+        )
         assert fast in done and {slow, other_slow} <= not_done
         done, not_done = cf.wait([slow, other_slow], timeout=0.02)
         assert not done and not_done == {slow, other_slow}

@@ -60,7 +60,7 @@ REQUEST.set("r-1")
 assert not hpyx.is_running()
 
 def task():
-    warnings.warn("from a task", UserWarning)
+    warnings.warn("from a task", UserWarning, stacklevel=1)
     return REQUEST.get()
 
 with warnings.catch_warnings(record=True) as caught:
@@ -85,7 +85,7 @@ def test_catch_warnings_in_the_submitter_catches_task_warnings():
     import warnings
 
     def task():
-        warnings.warn("from a task", UserWarning)
+        warnings.warn("from a task", UserWarning, stacklevel=1)
         return 1
 
     with warnings.catch_warnings(record=True) as caught:

@@ -13,7 +13,7 @@ import pytest
 dask = pytest.importorskip("dask", reason="hpyx.dask needs dask installed")
 
 from dask.callbacks import Callback  # noqa: E402
-from dask.diagnostics import ProgressBar, Profiler  # noqa: E402
+from dask.diagnostics import Profiler, ProgressBar  # noqa: E402
 from dask.utils_test import add, inc  # noqa: E402
 
 from hpyx.dask import get  # noqa: E402

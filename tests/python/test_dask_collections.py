@@ -24,7 +24,7 @@ def test_array_reductions_and_products():
     da = pytest.importorskip("dask.array")
     x = da.random.default_rng(0).random((400, 400), chunks=(50, 50))
     ours, theirs = both((x + x.T).sum(), x.dot(x.T).mean(), x[::3, 5:].std(axis=0))
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -33,7 +33,7 @@ def test_array_rechunk_and_map_blocks():
     x = da.arange(10_000, chunks=333).reshape(100, 100).rechunk((30, 40))
     y = x.map_blocks(lambda b: b * 2 + 1, dtype=x.dtype)
     ours, theirs = both(y, y.cumsum(axis=1))
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -77,7 +77,7 @@ def test_delayed_graph():
 
     layer = [inc(i) for i in range(100)]
     for _ in range(5):
-        layer = [inc(a) + b for a, b in zip(layer, layer[1:] + layer[:1])]
+        layer = [inc(a) + b for a, b in zip(layer, layer[1:] + layer[:1], strict=True)]
     out = total(*layer)
     ours, theirs = both(out, layer[3], {"k": layer[:2]})
     assert ours == theirs

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("dask", reason="hpyx.dask needs dask installed")
 pytest.importorskip("numpy", reason="dask.array needs numpy installed")
 
-from fresh_interpreter import check_py  # noqa: E402
+from fresh_interpreter import check_py
 
 
 def test_streaming_reduction_over_gigabytes_has_bounded_rss():

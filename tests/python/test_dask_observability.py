@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("dask", reason="hpyx.dask needs dask installed")
 
-import hpyx.debug  # noqa: E402
-from hpyx.dask import get  # noqa: E402
+import hpyx.debug
+from hpyx.dask import get
 
 
 def inc(x):

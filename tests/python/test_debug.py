@@ -14,10 +14,10 @@ import threading
 import time
 
 import pytest
-
-import hpyx
 from conftest import WAIT
 from fresh_interpreter import check_py
+
+import hpyx
 
 # Tracing, recording and the progress hooks are process-global.
 pytestmark = pytest.mark.thread_unsafe(reason="tracing and recording are process-global")
@@ -129,8 +129,16 @@ def test_json_schema():
     assert data["schema"] == "hpyx.graph/1"
     assert len(data["nodes"]) == 2 and len(data["edges"]) == 1
     for node in data["nodes"]:
-        assert set(node) >= {"id", "name", "state", "created_ns", "started_ns",
-                             "finished_ns", "worker", "error_type"}
+        assert set(node) >= {
+            "id",
+            "name",
+            "state",
+            "created_ns",
+            "started_ns",
+            "finished_ns",
+            "worker",
+            "error_type",
+        }
     failed = [n for n in data["nodes"] if n["state"] == "failed"]
     assert failed[0]["error_type"] == "KeyError"
     ids = {n["id"] for n in data["nodes"]}
@@ -145,7 +153,9 @@ def test_chrome_trace_one_track_per_worker():
     complete = [e for e in events if e.get("ph") == "X"]
     assert len(complete) == 51
     workers = {e["tid"] for e in complete}
-    names = {e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    names = {
+        e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"
+    }
     assert len(names) >= len(workers)
     assert all(e["dur"] >= 0 for e in complete)
 
@@ -256,6 +266,7 @@ def test_progress_plain_line(monkeypatch):
 
 def test_progress_tqdm():
     import tqdm  # noqa: F401  (a test dependency: scripts/setup.sh installs it)
+
     buf = io.StringIO()
     futures = [hpyx.async_(inc, i) for i in range(1000)]
     hpyx.debug.progress(futures, file=buf, desc="work")
@@ -291,7 +302,12 @@ def test_enable_tracing_writes_one_line_per_finished_task(tmp_path):
     assert all(0 <= r["worker_thread_id"] < workers for r in traced)
     assert all(r["duration_ns"] >= 0 and r["start_ns"] > 0 for r in records)
     assert [r["state"] for r in records if r["name"] == "fail"] == ["failed"]
-    assert [r for r in records if r["name"] == "inc" and r["state"] == "cancelled"][0]["worker_thread_id"] == -1
+    assert (
+        next(r for r in records if r["name"] == "inc" and r["state"] == "cancelled")[
+            "worker_thread_id"
+        ]
+        == -1
+    )
     # Off again: nothing more is written.
     size = path.stat().st_size
     hpyx.async_(inc, 1).result(timeout=WAIT)

@@ -53,7 +53,7 @@ def test_set_default_executor_runs_to_thread_and_run_in_executor_on_the_pool():
     # asyncio.run shut the default executor down (shutdown(wait=True) from a
     # thread of its own): the executor is retired, the pool runs on.
     assert ex._shutdown
-    with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
+    with pytest.raises(RuntimeError, match=r"^cannot schedule new futures after shutdown$"):
         ex.submit(abs, -1)
     assert hpyx.is_running()
     assert hpyx.async_(abs, -2).result(timeout=WAIT) == 2

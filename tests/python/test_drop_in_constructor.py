@@ -142,7 +142,7 @@ def test_thread_name_prefix_names_a_worker_only_while_it_runs_this_executors_tas
 
 def test_initializer_must_be_callable_as_in_the_stdlib():
     for cls in (cf.ThreadPoolExecutor, hpyx.HPXExecutor):
-        with pytest.raises(TypeError, match="^initializer must be a callable$"):
+        with pytest.raises(TypeError, match=r"^initializer must be a callable$"):
             cls(initializer=3)
 
 

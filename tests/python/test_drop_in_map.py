@@ -127,7 +127,7 @@ def test_throw_into_a_map_not_started_cancels_nothing(ex):
 
 def test_send(ex):
     it = ex.map(abs, [-1, -2, -3])
-    with pytest.raises(TypeError, match="^can't send non-None value to a just-started generator$"):
+    with pytest.raises(TypeError, match=r"^can't send non-None value to a just-started generator$"):
         it.send(5)
     assert it.send(None) == 1
     assert it.send("ignored") == 2

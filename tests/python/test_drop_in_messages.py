@@ -16,7 +16,11 @@ AFTER_EXIT = "cannot schedule new futures after interpreter shutdown"
 
 @pytest.mark.parametrize(
     "make, used",
-    [("cf.ThreadPoolExecutor()", False), ("hpyx.HPXExecutor()", False), ("hpyx.HPXExecutor()", True)],
+    [
+        ("cf.ThreadPoolExecutor()", False),
+        ("hpyx.HPXExecutor()", False),
+        ("hpyx.HPXExecutor()", True),
+    ],
 )
 def test_submit_and_map_in_an_atexit_callback_use_the_stdlib_words(make, used):
     # Registered before hpyx is imported, so it runs after hpyx's own exit
@@ -72,13 +76,13 @@ def test_after_shutdown(cls):
     assert ex.submit(abs, -1).result(timeout=WAIT) == 1
     ex.shutdown()
     for call in (lambda: ex.submit(abs, -1), lambda: ex.map(abs, [-1])):
-        with pytest.raises(RuntimeError, match="^cannot schedule new futures after shutdown$"):
+        with pytest.raises(RuntimeError, match=r"^cannot schedule new futures after shutdown$"):
             call()
 
 
 @pytest.mark.parametrize("cls", [cf.ThreadPoolExecutor, hpyx.HPXExecutor])
 def test_constructor_errors(cls):
-    with pytest.raises(ValueError, match="^max_workers must be greater than 0$"):
+    with pytest.raises(ValueError, match=r"^max_workers must be greater than 0$"):
         cls(max_workers=0)
-    with pytest.raises(TypeError, match="^initializer must be a callable$"):
+    with pytest.raises(TypeError, match=r"^initializer must be a callable$"):
         cls(initializer="setup")

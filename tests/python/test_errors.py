@@ -58,7 +58,7 @@ def test_exception_same_object_with_user_frame_and_note():
     user = [fr for fr in frames if fr.name == "boom"]
     assert user, frames
     assert user[-1].filename == __file__
-    assert user[-1].line == 'raise ValueError(msg)'
+    assert user[-1].line == "raise ValueError(msg)"
     # The note is added once, however often and wherever it is re-raised.
     for _ in range(3):
         with pytest.raises(ValueError):
@@ -81,7 +81,9 @@ def test_note_uses_node_name_and_keeps_existing_notes():
 
     g = hpyx.ready_future(1).then(lambda v: 1 / 0)
     assert isinstance(g.exception(timeout=WAIT), ZeroDivisionError)
-    assert g.exception().__notes__ == [note_of("test_note_uses_node_name_and_keeps_existing_notes.<locals>.<lambda>")]
+    assert g.exception().__notes__ == [
+        note_of("test_note_uses_node_name_and_keeps_existing_notes.<locals>.<lambda>")
+    ]
 
 
 def test_exception_set_on_a_promise_gets_no_note():
@@ -130,7 +132,7 @@ class Payload:
 
 
 def fail_holding(holder):
-    payload = Payload()  # noqa: F841 (held by this frame)
+    payload = Payload()
     holder.append(weakref.ref(payload))
     raise ValueError("holding a payload")
 
@@ -149,7 +151,9 @@ def _assert_collected(ref):
     assert ref() is None, gc.get_referrers(ref())
 
 
-@pytest.mark.parametrize("how", ["result", "exception", "then", "when_all", "dataflow", "wait", "callback"])
+@pytest.mark.parametrize(
+    "how", ["result", "exception", "then", "when_all", "dataflow", "wait", "callback"]
+)
 def test_failing_frame_is_freed(how):
     holder = []
     fut = hpyx.async_(fail_holding, holder)
@@ -286,9 +290,9 @@ def test_wide_graph_with_failures_drops_nothing():
     deps = [f.then(lambda v: v * 2) for f in fs]
     merged = hpyx.dataflow(lambda *vals: sum(vals), *deps)
     total = hpyx.when_all(deps)
-    done, not_done = cf.wait(deps + [merged, total], timeout=WAIT)
+    _done, not_done = cf.wait([*deps, merged, total], timeout=WAIT)
     assert not not_done
-    for i, (f, d) in enumerate(zip(fs, deps)):
+    for i, (f, d) in enumerate(zip(fs, deps, strict=True)):
         if i % 7 == 3:
             assert d.exception(timeout=0) is f.exception(timeout=0)
             assert f.exception().args == (i,)
@@ -306,7 +310,7 @@ def test_wide_graph_with_failures_drops_nothing():
 def test_base_exceptions_are_stored_and_workers_survive(exc_type):
     errs = [exc_type(i) for i in range(2 * POOL_SIZE)]
     fs = [hpyx.async_(fail_with, e) for e in errs]
-    for f, e in zip(fs, errs):
+    for f, e in zip(fs, errs, strict=True):
         with pytest.raises(exc_type) as info:
             f.result(timeout=WAIT)
         assert info.value is e

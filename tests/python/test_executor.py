@@ -241,7 +241,9 @@ def test_map_is_lazy_in_results_and_returns_in_order(executor):
 
 
 def test_map_with_generator_input_and_timeout_none(executor):
-    assert list(executor.map(lambda a, b: a * b, (i for i in range(5)), [10] * 5, timeout=None)) == [
+    assert list(
+        executor.map(lambda a, b: a * b, (i for i in range(5)), [10] * 5, timeout=None)
+    ) == [
         0,
         10,
         20,

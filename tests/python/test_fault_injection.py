@@ -19,12 +19,11 @@ import sys
 import threading
 
 import pytest
+from conftest import WAIT
+from fresh_interpreter import check_py
 
 import hpyx
 from hpyx import _core
-
-from conftest import WAIT
-from fresh_interpreter import check_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="the fault switch is process-global")
 

@@ -16,8 +16,8 @@
   another thread calls ``gc.collect()`` in a loop (a stop-the-world on
   3.13t) and toggles ``sys.setprofile`` (and, on GIL builds of 3.12+,
   ``threading.setprofile_all_threads``: on 3.13t that one crashes CPython
-  when it races running threads, with or without hpyx): no deadlock. In a subprocess, so a deadlock is a
-  timeout there, not a hung test run.
+  when it races running threads, with or without hpyx): no deadlock. In a
+  subprocess, so a deadlock is a timeout there, not a hung test run.
 """
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ import threading
 import time
 
 import pytest
-
-import hpyx
-
 from conftest import WAIT
 from fresh_interpreter import check_py
+
+import hpyx
 
 N_THREADS = 16
 OPS_PER_THREAD = 1500
@@ -165,7 +164,7 @@ def test_sixteen_threads_share_futures_without_loss_or_double_completion():
                         pass
                     if rng.random() < 0.2:
                         p.cancel()
-            except BaseException as exc:  # noqa: BLE001 - every surprise is a failure
+            except BaseException as exc:
                 ledger.error("%s: %r" % (type(exc).__name__, exc))
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(N_THREADS)]
@@ -185,7 +184,7 @@ def test_sixteen_threads_share_futures_without_loss_or_double_completion():
             except cf.InvalidStateError:
                 pass
     all_futures = [f for f, _, _ in tasks] + [p for p, _ in promises]
-    done, not_done = cf.wait(all_futures, timeout=4 * WAIT)
+    _done, not_done = cf.wait(all_futures, timeout=4 * WAIT)
     assert not not_done, "%d futures never finished" % len(not_done)
 
     # Callbacks run after done() turns true: give the last ones a moment.
@@ -391,7 +390,10 @@ def test_gc_in_a_loop_while_this_process_pool_blocks():
     try:
         for _ in range(5):
             gate = hpyx.Future()
-            blocked = [hpyx.async_(lambda: gate.result(timeout=WAIT) + 1) for _ in range(N_THREADS)]
+            blocked = [
+                hpyx.async_(lambda gate=gate: gate.result(timeout=WAIT) + 1)
+                for _ in range(N_THREADS)
+            ]
             gate.set_result(0)
             assert hpyx.when_all(blocked).result(timeout=WAIT) == (1,) * N_THREADS
             assert hpyx.async_(fib, 8).result(timeout=WAIT) == 21
@@ -447,7 +449,8 @@ def test_chain_of_tasks_waiting_on_their_predecessor_through_a_gate(workers):
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="threading.setprofile_all_threads is 3.12+")
 @pytest.mark.skipif(
     not getattr(sys, "_is_gil_enabled", lambda: True)(),
-    reason="CPython 3.13t: setprofile_all_threads racing running threads crashes (without hpyx too)",
+    reason="CPython 3.13t: setprofile_all_threads racing running threads crashes "
+    "(without hpyx too)",
 )
 @pytest.mark.thread_unsafe(reason="installs a profile function on every thread")
 def test_profile_all_threads_reaches_workers_and_is_removed():

@@ -43,7 +43,8 @@ import hpyx
 import hpyx._core
 assert not sys._is_gil_enabled(), "import hpyx enabled the GIL"
 # Using it (starting workers, running Python on them) keeps it disabled.
-assert hpyx.when_all([hpyx.async_(pow, 2, i) for i in range(100)]).result(timeout=30) == tuple(2 ** i for i in range(100))
+powers = hpyx.when_all([hpyx.async_(pow, 2, i) for i in range(100)]).result(timeout=30)
+assert powers == tuple(2 ** i for i in range(100))
 assert hpyx.HPXExecutor().submit(sum, [1, 2]).result(timeout=30) == 3
 assert not sys._is_gil_enabled(), "running tasks enabled the GIL"
 print("gil disabled")
@@ -98,7 +99,8 @@ def player(me, start):
     return "done"
 
 start = threading.Barrier(2, timeout=20)
-outcome = hpyx.when_all(hpyx.async_(player, 0, start), hpyx.async_(player, 1, start)).result(timeout=60)
+players = [hpyx.async_(player, 0, start), hpyx.async_(player, 1, start)]
+outcome = hpyx.when_all(*players).result(timeout=60)
 print("spin:", outcome)
 """
 
@@ -136,7 +138,9 @@ def test_each_worker_keeps_its_python_thread_state():
         results.append(hpyx.async_(probe, i).result(timeout=WAIT))
     # ... and in batches, which spread over the workers.
     for _ in range(20):
-        results.extend(hpyx.when_all([hpyx.async_(probe, i) for i in range(8)]).result(timeout=WAIT))
+        results.extend(
+            hpyx.when_all([hpyx.async_(probe, i) for i in range(8)]).result(timeout=WAIT)
+        )
 
     by_worker = collections.defaultdict(list)
     for wid, ident, previous, thread_obj in results:

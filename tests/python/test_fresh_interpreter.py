@@ -41,7 +41,9 @@ def test_child_environment_drops_hpyx_and_python_settings(monkeypatch):
     monkeypatch.setenv("PYTHON_GIL", "1")
     monkeypatch.setenv("UNRELATED_SETTING", "kept")
     env = child_environment({"HPYX_AUTOINIT": 0, "EXTRA": "x"})
-    assert not {"HPYX_OS_THREADS", "HPYX_SOMETHING_NEW", "PYTHONWARNINGS", "PYTHON_GIL"} & env.keys()
+    assert (
+        not {"HPYX_OS_THREADS", "HPYX_SOMETHING_NEW", "PYTHONWARNINGS", "PYTHON_GIL"} & env.keys()
+    )
     assert env["UNRELATED_SETTING"] == "kept"
     # What the test passes is set, as a string; a crash prints the stacks.
     assert env["HPYX_AUTOINIT"] == "0" and env["EXTRA"] == "x"

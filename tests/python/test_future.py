@@ -151,10 +151,10 @@ def test_named_rejects_bad_input():
 
 
 def test_repr_is_stdlib_repr_plus_name():
-    f = hpyx.async_(hpyx.named("it's \"odd\"", identity), 1)
+    f = hpyx.async_(hpyx.named('it\'s "odd"', identity), 1)
     f.result(timeout=WAIT)
     expected_prefix = "<Future at %#x state=finished returned int" % id(f)
-    assert repr(f) == expected_prefix + " name=%r>" % "it's \"odd\""
+    assert repr(f) == expected_prefix + " name=%r>" % 'it\'s "odd"'
     p = hpyx.Future()
     assert repr(p) == "<Future at %#x state=pending name='Future'>" % id(p)
     assert p.cancel()
@@ -334,8 +334,8 @@ def test_wait_sees_completion_that_happens_while_it_waits():
 def test_debug_worker_thread_id():
     assert hpyx.debug.get_worker_thread_id() == -1
     n = hpyx.debug.get_num_worker_threads()
-    ids = hpyx.when_all(
-        [hpyx.async_(hpyx.debug.get_worker_thread_id) for _ in range(50)]
-    ).result(timeout=WAIT)
+    ids = hpyx.when_all([hpyx.async_(hpyx.debug.get_worker_thread_id) for _ in range(50)]).result(
+        timeout=WAIT
+    )
     assert n == hpyx.HPXExecutor()._max_workers >= 1
     assert all(0 <= i < n for i in ids)

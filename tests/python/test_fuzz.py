@@ -18,12 +18,11 @@ import concurrent.futures as cf
 import json
 
 import pytest
+from conftest import WAIT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hpyx
-
-from conftest import WAIT
 
 pytestmark = pytest.mark.thread_unsafe(reason="Hypothesis is not thread-safe")
 
@@ -38,8 +37,13 @@ CLEAR_ERRORS = (TypeError, ValueError, UnicodeError)
 
 odd_names = st.one_of(
     st.text(),
-    st.text(alphabet=st.sampled_from('"\\\n\r\t{}<>[]|;&%$#@!\x00\x7f\u200b\u2028\U0001f600é中'), max_size=40),
-    st.sampled_from(["", "\ud800", "a\udcffb", "x" * 100_000, "\x00", "digraph { a -> b }", "</script>"]),
+    st.text(
+        alphabet=st.sampled_from('"\\\n\r\t{}<>[]|;&%$#@!\x00\x7f\u200b\u2028\U0001f600é中'),
+        max_size=40,
+    ),
+    st.sampled_from(
+        ["", "\ud800", "a\udcffb", "x" * 100_000, "\x00", "digraph { a -> b }", "</script>"]
+    ),
 )
 
 
@@ -121,7 +125,7 @@ def test_callables_with_odd_qualnames(qualname):
     fn = _OddQualname(qualname)
     try:
         f = hpyx.async_(fn, 5)
-    except Exception as exc:  # noqa: BLE001 - any clear Exception is fine, at once
+    except Exception as exc:
         assert not isinstance(exc, (SystemError,)), exc
         return
     assert f.result(timeout=WAIT) == 5
@@ -181,7 +185,9 @@ def test_duplicate_inputs_match_plain_evaluation(pattern, failing):
         ),
         max_size=6,
     ),
-    combinator=st.sampled_from(["when_all", "when_any", "dataflow", "shared_future", "ready_future"]),
+    combinator=st.sampled_from(
+        ["when_all", "when_any", "dataflow", "shared_future", "ready_future"]
+    ),
 )
 def test_combinators_with_odd_arguments(args, combinator):
     import threading

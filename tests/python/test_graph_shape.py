@@ -2,8 +2,9 @@
 
 A ``.then`` chain 100,000 long, a ``when_all`` over 1,000,000 futures, one
 future with 100,000 continuations and lazy DAGs of 100,000 nodes must
-complete without recursion-depth errors or stack overflow. The Python side of each test -- building, resolving, waiting,
-exporting and dropping the graph -- runs on a thread with a 256 KiB stack,
+complete without recursion-depth errors or stack overflow. The Python side
+of each test -- building, resolving, waiting, exporting and dropping the
+graph -- runs on a thread with a 256 KiB stack,
 so anything recursive in the glue or the engine on that thread overflows
 it; the workers' side is Rust and iterative. They run in a subprocess, so
 a stack overflow fails one test instead of killing the test run.
@@ -12,8 +13,6 @@ a stack overflow fails one test instead of killing the test run.
 from __future__ import annotations
 
 import pytest
-
-import hpyx
 from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
@@ -158,8 +157,9 @@ import ctypes, os
 libc = ctypes.CDLL("libc.so.6")
 
 class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+    ).split()]
 
 libc.mallinfo2.restype = MallInfo2
 
@@ -297,7 +297,8 @@ def build(root):
         level = [hpyx.dataflow(add, root, i) for i in range(N // 2)]
         nodes = len(level)
         while len(level) > 1:
-            pairs = [hpyx.dataflow(add, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            pairs = [hpyx.dataflow(add, level[i], level[i + 1])
+                     for i in range(0, len(level) - 1, 2)]
             nodes += len(pairs)
             if len(level) % 2:
                 pairs.append(level[-1])       # carried up, not a new node

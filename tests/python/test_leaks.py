@@ -30,11 +30,10 @@ import time
 import weakref
 
 import pytest
-
-import hpyx
-
 from conftest import WAIT
 from fresh_interpreter import check_py
+
+import hpyx
 
 # -- dropped tasks leave memory flat -------------------------------------------------
 
@@ -89,7 +88,8 @@ rss_slack = max(base_rss * 0.10, 4 * MB)
 for r in range(1, ROUNDS):
     assert rss_after[r] <= base_rss + rss_slack, ("RSS grew", r, rss_after)
     # 10% of round 1, and at least 256 KiB of slack for interpreter caches.
-    assert py_after[r] <= max(base_py * 1.10, base_py + 256 * 1024), ("Python memory grew", r, py_after)
+    py_limit = max(base_py * 1.10, base_py + 256 * 1024)
+    assert py_after[r] <= py_limit, ("Python memory grew", r, py_after)
 print("ok")
 """
 
@@ -227,7 +227,9 @@ def _kept_by_a_cycle(ident, kind):
     target = garbage.get(ident)
     if target is None or type(target) is not kind:
         return False
-    edges = {i: [id(r) for r in gc.get_referents(o) if id(r) in garbage] for i, o in garbage.items()}
+    edges = {
+        i: [id(r) for r in gc.get_referents(o) if id(r) in garbage] for i, o in garbage.items()
+    }
 
     def reaches(start, goal):
         seen, stack = set(), list(edges[start])
@@ -320,8 +322,6 @@ def test_untracked_task_futures_are_tracked_before_they_can_close_a_cycle(make, 
         assert ref() is None, "a cycle through an attribute of a future was not collected"
 
 
-class Boom(Exception):
-    pass
 class Boom(Exception):
     pass
 

@@ -62,7 +62,9 @@ hpyx.async_(len, "").result()
 
 
 def test_a_value_its_dependent_consumed_is_freed_without_a_collection():
-    check_py(PRELUDE + """
+    check_py(
+        PRELUDE
+        + """
 made_by_task = hpyx.async_(Blob)
 consumer = made_by_task.then(id)
 consumer.result()
@@ -70,11 +72,14 @@ ref = weakref.ref(made_by_task.result())
 del made_by_task, consumer
 run_c_tasks_until(lambda: ref() is None)
 assert ref() is None, "the consumed value is still alive after 500 more tasks"
-""")
+"""
+    )
 
 
 def test_a_chain_of_large_steps_keeps_only_its_result():
-    check_py(PRELUDE + """
+    check_py(
+        PRELUDE
+        + """
 def step(previous, own):
     return big()
 
@@ -89,11 +94,15 @@ grown = rss_mib() - base
 assert alive() == 1, f"{alive()} of {len(made)} values alive, expected only the result"
 # 101 values of 8 MiB were made; the result and allocator slack remain.
 assert grown < 100, f"RSS grew by {grown:.0f} MiB after the chain"
-""", timeout=120)
+""",
+        timeout=120,
+    )
 
 
 def test_the_items_of_a_tuple_result_are_freed_with_it():
-    check_py(PRELUDE + """
+    check_py(
+        PRELUDE
+        + """
 def pair():
     return (Blob(), Blob())
 
@@ -104,11 +113,14 @@ refs = [weakref.ref(item) for item in made_by_task.result()]
 del made_by_task, consumer
 run_c_tasks_until(lambda: all(ref() is None for ref in refs))
 assert [ref() for ref in refs] == [None, None], "a tuple item is still alive"
-""")
+"""
+    )
 
 
 def test_a_value_passed_between_many_tasks_is_freed_after_the_last():
-    check_py(PRELUDE + """
+    check_py(
+        PRELUDE
+        + """
 first = hpyx.async_(Blob)
 ref = weakref.ref(first.result())
 fan = [first.then(id) for _ in range(20)]
@@ -117,7 +129,8 @@ assert total.result() == 1
 del first, fan, total
 run_c_tasks_until(lambda: ref() is None)
 assert ref() is None, "the shared input is still alive after every consumer ran"
-""")
+"""
+    )
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="threading.setprofile_all_threads is 3.12+")
@@ -126,7 +139,9 @@ def test_a_profiler_sees_no_python_call_of_hpyx_on_idle_workers():
     # profiler, installed on every thread, must see no Python function of
     # hpyx's own (on the free-threaded build a worker going idle calls one
     # to free what other threads released).
-    check_py(PRELUDE + """
+    check_py(
+        PRELUDE
+        + """
 import threading
 main = threading.get_ident()
 seen = []
@@ -141,4 +156,5 @@ for _ in range(20):
     time.sleep(0.005)
 threading.setprofile_all_threads(None)
 assert seen == [], f"the profiler saw calls on the workers: {seen[:5]}"
-""")
+"""
+    )

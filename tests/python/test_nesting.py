@@ -19,9 +19,9 @@ import sys
 import time
 
 import pytest
+from fresh_interpreter import assert_clean_exit, describe, run_py
 
 import hpyx
-from fresh_interpreter import assert_clean_exit, describe, run_py
 
 WAIT = 30.0
 
@@ -72,9 +72,7 @@ print("ok first=%.3fs" % elapsed)
 """
 
 
-@pytest.mark.parametrize(
-    "how", ["HPYX_OS_THREADS=1", "max_workers=1"], ids=["env", "max_workers"]
-)
+@pytest.mark.parametrize("how", ["HPYX_OS_THREADS=1", "max_workers=1"], ids=["env", "max_workers"])
 def test_stdlib_docs_deadlock_completes_on_one_worker(how):
     if how == "max_workers=1":
         proc = run_py(_ONE_WORKER_DEADLOCKS.format(max_workers="max_workers=1"), timeout=60)
@@ -185,9 +183,7 @@ print("pool ok")
 )
 @pytest.mark.parametrize("workers", [1, 2])
 def test_nested_blocking_10000_deep_no_crash(settings, workers):
-    proc = run_py(
-        _DEEP, env={"HPYX_OS_THREADS": str(workers)}, args=settings, timeout=150
-    )
+    proc = run_py(_DEEP, env={"HPYX_OS_THREADS": str(workers)}, args=settings, timeout=150)
     # Never a segfault or an abort: the process ends on its own terms.
     assert proc.returncode == 0, describe(proc)
     assert "Fatal Python error" not in proc.stderr, describe(proc)
@@ -198,9 +194,7 @@ def test_nested_blocking_10000_deep_no_crash(settings, workers):
     else:
         assert "raised" in out, describe(proc)
         # The error names the limit that was hit.
-        assert (
-            "raised RuntimeError" in out and "max_help_depth" in out
-        ) or (
+        assert ("raised RuntimeError" in out and "max_help_depth" in out) or (
             "raised RecursionError" in out and "recursion" in out
         ), describe(proc)
     if settings == ("recursionlimit=100000",):

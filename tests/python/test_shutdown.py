@@ -15,7 +15,6 @@ import concurrent.futures
 import os
 
 import pytest
-
 from fresh_interpreter import assert_clean_exit, describe, run_py
 
 # -- the script ends with work pending or running ------------------------------------
@@ -221,9 +220,14 @@ EX.submit(pow, 3, 3)           # pending at exit: drained before the hook runs
     )
     assert_clean_exit(proc)
     for label in ("async_", "Future"):
-        assert "%s: RuntimeError: the hpyx runtime has been shut down" % label in proc.stdout, describe(proc)
+        assert "%s: RuntimeError: the hpyx runtime has been shut down" % label in proc.stdout, (
+            describe(proc)
+        )
     # An executor refuses in the stdlib's words.
-    assert "submit: RuntimeError: cannot schedule new futures after interpreter shutdown" in proc.stdout, describe(proc)
+    assert (
+        "submit: RuntimeError: cannot schedule new futures after interpreter shutdown"
+        in proc.stdout
+    ), describe(proc)
     assert "finished value still readable: 32" in proc.stdout, describe(proc)
 
 
@@ -412,9 +416,7 @@ def test_daemon_threads_waiting_through_finalization_never_touch_python():
     # in about 1 run in 30 on 3.13t without the skip): 80 rounds, four at a
     # time, so enough of them fit in a few seconds.
     def one_round(_):
-        return run_py(
-            _DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, watchdog=False
-        )
+        return run_py(_DAEMONS_WAITING, env={"HPYX_OS_THREADS": "2"}, timeout=60, watchdog=False)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         rounds = list(pool.map(one_round, range(80)))

@@ -28,12 +28,11 @@ import os
 import time
 
 import pytest
+from conftest import WAIT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hpyx
-
-from conftest import WAIT
 
 pytestmark = pytest.mark.thread_unsafe(reason="Hypothesis is not thread-safe")
 
@@ -52,7 +51,11 @@ def dags(draw):
     blocking = []  # does the node, or an ancestor, block in a nested wait?
     gated = []  # is the node still pending until the gate/promises complete?
     for k in range(n):
-        kind = draw(st.sampled_from(KINDS)) if k else draw(st.sampled_from(("ready", "promise", "task")))
+        kind = (
+            draw(st.sampled_from(KINDS))
+            if k
+            else draw(st.sampled_from(("ready", "promise", "task")))
+        )
         spec = {"kind": kind, "c": draw(st.integers(0, 1000))}
         if kind == "ready":
             spec["inputs"] = []
@@ -66,7 +69,9 @@ def dags(draw):
             spec["inputs"] = draw(st.lists(st.integers(0, k - 1), min_size=arity, max_size=arity))
         else:  # task
             arity = draw(st.integers(0, min(k, 5)))
-            spec["inputs"] = draw(st.lists(st.integers(0, k - 1), min_size=arity, max_size=arity)) if k else []
+            spec["inputs"] = (
+                draw(st.lists(st.integers(0, k - 1), min_size=arity, max_size=arity)) if k else []
+            )
         # Nodes that are not leaves may not be when_any (its index is racy).
         spec["inputs"] = [i for i in spec["inputs"] if nodes[i]["kind"] != "when_any"]
         if kind in ("then",) and not spec["inputs"]:
@@ -187,7 +192,8 @@ def run_on_hpyx(nodes, settled_first=None):
             # Pending (so cancel() succeeds), or already cancelled because a
             # cancelled input settled it early, or already finished: only
             # tasks wait for the gate, so a `then` chain off a ready future
-            # may have run and failed it first. Then cancel() is a no-op, and the model must not cancel it.
+            # may have run and failed it first. Then cancel() is a no-op, and
+            # the model must not cancel it.
             assert f.done(), "node %d (%s): cancel() failed on a pending future" % (k, kind)
             assert settled_first is not None, "node %d (%s) finished before cancel()" % (k, kind)
             settled_first.add(k)
@@ -231,7 +237,7 @@ def check_dag(nodes):
     expected = evaluate(
         [dict(spec, cancel=False) if k in settled_first else spec for k, spec in enumerate(nodes)]
     )
-    for k, (spec, want, f) in enumerate(zip(nodes, expected, futures)):
+    for k, (spec, want, f) in enumerate(zip(nodes, expected, futures, strict=True)):
         got = observed_with_cancel_kind(f)
         if want == ("any",):
             assert got[0] == "value", (k, got)

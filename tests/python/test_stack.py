@@ -26,7 +26,6 @@ import signal
 import sys
 
 import pytest
-
 from fresh_interpreter import check_py, run_py
 
 pytestmark = pytest.mark.thread_unsafe(reason="subprocesses with their own pools")
@@ -110,7 +109,9 @@ print("ok")
 def test_deep_python_recursion_in_a_task_raises(stack):
     env = {} if stack is None else {"TEST_STACK": stack}
     proc = run_py(_DEEP_PYTHON, env=env, timeout=200)
-    assert proc.returncode != -signal.SIGSEGV, "the process died by SIGSEGV:\n" + proc.stderr[-2000:]
+    assert proc.returncode != -signal.SIGSEGV, (
+        "the process died by SIGSEGV:\n" + proc.stderr[-2000:]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.split()
     assert lines[-1] == "ok" and set(lines[:-1]) <= {"RecursionError", "MemoryError"}, proc.stdout

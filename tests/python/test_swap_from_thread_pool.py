@@ -177,7 +177,7 @@ def test_atexit_teardown_after_normal_use():
     assert proc.stderr == ""
 
 
-# -- cancel() succeeds only before the task starts ---------------------------------------------------
+# -- cancel() succeeds only before the task starts
 
 
 def test_cancel_true_only_before_start(executor):
@@ -192,19 +192,19 @@ def test_cancel_true_only_before_start(executor):
     running = executor.submit(running_task)
     assert started.wait(WAIT)
     try:
-        assert running.cancel() is False          # mid-flight: not supported
+        assert running.cancel() is False  # mid-flight: not supported
         # `running` holds one worker; block the others.
         with blocked_workers(executor, n=executor._max_workers - 1):
             queued = executor.submit(ran.append, "queued")
-            assert queued.cancel() is True        # had not started
+            assert queued.cancel() is True  # had not started
             assert queued.cancelled()
     finally:
         release.set()
     assert running.result(timeout=WAIT) == "finished anyway"
     assert not running.cancelled()
-    assert running.cancel() is False              # done
+    assert running.cancel() is False  # done
     cf.wait([executor.submit(int) for _ in range(4)], timeout=WAIT)
-    assert ran == []                              # the cancelled task never ran
+    assert ran == []  # the cancelled task never ran
 
 
 def test_cancelled_dependents_fail_with_cancelled_error(executor):
@@ -218,7 +218,7 @@ def test_cancelled_dependents_fail_with_cancelled_error(executor):
             dep.result(timeout=WAIT)
 
 
-# -- composing: continuations, dataflow, first of many ------------------------------------------------
+# -- composing: continuations, dataflow, first of many
 
 
 def load():

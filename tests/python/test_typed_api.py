@@ -7,9 +7,9 @@ import concurrent.futures as cf
 import inspect
 import pathlib
 
-import hpyx
-
 from fresh_interpreter import assert_clean_exit, run_py
+
+import hpyx
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "typed_pipeline.py"
 
