@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hpyx_engine::{Job, JobRef};
@@ -13,6 +13,7 @@ use hpyx_engine::{Job, JobRef};
 use crate::drop_queue::drop_iteratively;
 use crate::error::{Outcome, TaskError};
 use crate::graph::GraphShared;
+use crate::graph_index::GraphIndex;
 use crate::hooks::FinishedNode;
 use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::{NodeId, NodeName};
@@ -36,7 +37,10 @@ pub(crate) enum NodeKind {
     Promise,
 }
 
-const NO_WORKER: u32 = u32::MAX;
+/// `worker` of a node no worker has run. The engine's pools have at most
+/// `MAX_WORKERS` workers, so their indices fit below it.
+const NO_WORKER: u16 = u16::MAX;
+const _: () = assert!(hpyx_engine::MAX_WORKERS <= NO_WORKER as usize);
 
 /// What every node has, whatever its value type and whether it has inputs.
 ///
@@ -56,8 +60,8 @@ pub(crate) struct NodeCore {
     /// Null, or an [`Extra`] from `Box::into_raw`: made at construction for
     /// a timed node, or by the claimant of an untimed node that fails.
     extra: AtomicPtr<Extra>,
-    worker: AtomicU32,
-    pub(crate) graph: &'static GraphShared,
+    worker: AtomicU16,
+    graph: GraphIndex,
 }
 
 /// What a node needs only if it is timed (recording or tracing) or failed.
@@ -123,8 +127,8 @@ impl NodeCore {
             successors_lock: SpinFlag::new(),
             successors: UnsafeCell::new(SuccessorList::new(init.finished)),
             extra: AtomicPtr::new(extra),
-            worker: AtomicU32::new(NO_WORKER),
-            graph,
+            worker: AtomicU16::new(NO_WORKER),
+            graph: graph.index(),
         }
     }
 
@@ -138,6 +142,12 @@ impl NodeCore {
 
     pub(crate) fn kind(&self) -> NodeKind {
         self.kind
+    }
+
+    /// The graph this node belongs to.
+    #[inline]
+    pub(crate) fn graph(&self) -> &'static GraphShared {
+        self.graph.graph()
     }
 
     fn extra(&self) -> Option<&Extra> {
@@ -167,7 +177,7 @@ impl NodeCore {
     pub(crate) fn worker(&self) -> Option<u32> {
         match self.worker.load(Ordering::Relaxed) {
             NO_WORKER => None,
-            w => Some(w),
+            w => Some(u32::from(w)),
         }
     }
 
@@ -209,10 +219,11 @@ impl NodeCore {
 
     pub(crate) fn mark_started(&self) {
         if let Some(index) = hpyx_engine::current_worker_index() {
-            self.worker.store(index as u32, Ordering::Relaxed);
+            // Below `NO_WORKER` (see its assertion).
+            self.worker.store(index as u16, Ordering::Relaxed);
         }
         if let Some(times) = self.timestamps() {
-            times[1].store(self.graph.now_ns(), Ordering::Relaxed);
+            times[1].store(self.graph().now_ns(), Ordering::Relaxed);
         }
     }
 
@@ -220,7 +231,7 @@ impl NodeCore {
     pub(crate) fn publish(&self, state: NodeState, error: Option<TaskError>) {
         debug_assert!(error.is_none() || state == NodeState::Failed);
         if let Some(times) = self.timestamps() {
-            let now = self.graph.now_ns();
+            let now = self.graph().now_ns();
             times[2].store(now, Ordering::Relaxed);
             if times[1].load(Ordering::Relaxed) == 0 {
                 times[1].store(now, Ordering::Relaxed);
@@ -251,9 +262,9 @@ impl NodeCore {
     /// is timed.
     #[inline]
     fn report_finished(&self, state: NodeState) {
-        if self.timestamps().is_some() && self.graph.is_hooked() {
+        if self.timestamps().is_some() && self.graph().is_hooked() {
             let [created_ns, started_ns, finished_ns] = self.times();
-            self.graph.report_finished(&FinishedNode {
+            self.graph().report_finished(&FinishedNode {
                 id: self.id,
                 name: &self.name,
                 state,
@@ -269,7 +280,7 @@ impl NodeCore {
     /// Claimant of a cancelled node: note when it finished.
     pub(crate) fn mark_cancelled_times(&self) {
         if let Some(times) = self.timestamps() {
-            times[2].store(self.graph.now_ns(), Ordering::Relaxed);
+            times[2].store(self.graph().now_ns(), Ordering::Relaxed);
         }
         self.report_finished(NodeState::Cancelled);
     }
