@@ -38,6 +38,10 @@ pub(crate) enum SuccessorList {
     #[default]
     Empty,
     One(Successor),
+    #[allow(
+        clippy::box_collection,
+        reason = "the box is a thin pointer, which fits beside One's tag; a Vec does not"
+    )]
     Many(Box<Vec<Successor>>),
     /// The node finished: nothing is added any more.
     Closed,
