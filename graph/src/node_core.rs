@@ -11,6 +11,7 @@ use crate::graph::GraphShared;
 use crate::graph_index::GraphIndex;
 use crate::hooks::FinishedNode;
 use crate::name::{NodeId, NodeName};
+use crate::slot::SlotTag;
 use crate::small::SmallList;
 use crate::spin::{SpinFlag, SpinGuard};
 use crate::state::{NodeState, StateWord};
@@ -54,6 +55,10 @@ pub(crate) struct NodeCore {
     extra: AtomicPtr<Extra>,
     worker: AtomicU16,
     graph: GraphIndex,
+    /// What the node's slot holds (its function, its value or nothing): a
+    /// byte the node's other fields leave spare, which the slot itself
+    /// would otherwise pad to a word (see `slot.rs`). Used by `Node` alone.
+    pub(crate) slot_tag: SlotTag,
 }
 
 /// What a node needs only if it is timed (recording or tracing) or failed.
@@ -121,6 +126,7 @@ impl NodeCore {
             extra: AtomicPtr::new(extra),
             worker: AtomicU16::new(NO_WORKER),
             graph: graph.index(),
+            slot_tag: SlotTag::new(),
         }
     }
 
@@ -302,8 +308,9 @@ mod tests {
 
     /// What every node has: id, name, successor list, `Extra` pointer (8
     /// bytes each, the list 24), graph index and worker (2 each), kind,
-    /// state and the list's lock bit (1 each): 55 bytes, 56 aligned. The
-    /// size tests in `node.rs` add what each kind of node holds besides.
+    /// state, the list's lock bit and the slot's tag (1 each): 56 bytes,
+    /// with no padding. The size tests in `node.rs` add what each kind of
+    /// node holds besides.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn node_core_is_56_bytes() {
