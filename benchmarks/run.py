@@ -35,6 +35,7 @@ PLAN = {
     "cpu_parallel_short": [2_000],
     "memory_pending": [100_000, 1_000_000],
     "memory_pending_then": [100_000, 1_000_000],
+    "memory_pending_dataflow": [100_000, 1_000_000],
 }
 QUICK = {k: [min(v)] if k.startswith("cpu") else [min(min(v), 10_000)] for k, v in PLAN.items()}
 PEERS = ["tpe", "hpyx", "hpyx-traced", "dask", "serial"]
@@ -51,7 +52,7 @@ PEER_MAX = {"dask": 100_000}
 NO_DASK = {"memory_pending", "dag_random"}
 # Workloads of hpyx's own graph (a dependent pending on a future): no peer
 # has the operation, so the figure stands beside hpyx's memory_pending.
-HPYX_ONLY = {"memory_pending_then"}
+HPYX_ONLY = {"memory_pending_then", "memory_pending_dataflow"}
 # Tracing's cost is shown where per-task overhead dominates.
 TRACED = {"submit_result", "chain", "fanout_fanin"}
 

@@ -294,6 +294,17 @@ def memory_pending(peer, n):
 
 def memory_pending_then(peer, n):
     """RSS per dependent (`then`) pending on one unfinished future."""
+    return pending_dependents(peer, n, lambda hpyx, gate: gate.then(noop_value))
+
+
+def memory_pending_dataflow(peer, n):
+    """RSS per dependent (`dataflow`) pending on one unfinished future."""
+    return pending_dependents(peer, n, lambda hpyx, gate: hpyx.dataflow(noop_value, gate))
+
+
+def pending_dependents(peer, n, make):
+    """RSS per node that `make(hpyx, gate)` adds, pending on one unfinished
+    future (`gate`), and the time to make `n` of them."""
     if peer != "hpyx":
         raise SystemExit("only hpyx has dependents")
     import hpyx
@@ -301,7 +312,7 @@ def memory_pending_then(peer, n):
     gate = hpyx.Future()
     base = rss_bytes()
     t0 = time.perf_counter()
-    pending = [gate.then(noop_value) for _ in range(n)]
+    pending = [make(hpyx, gate) for _ in range(n)]
     dt = time.perf_counter() - t0
     grown = rss_bytes() - base
     gate.set_result(None)
@@ -326,6 +337,7 @@ WORKLOADS = {
     "cpu_parallel_short": cpu_parallel_short,
     "memory_pending": memory_pending,
     "memory_pending_then": memory_pending_then,
+    "memory_pending_dataflow": memory_pending_dataflow,
 }
 
 

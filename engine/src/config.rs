@@ -28,6 +28,10 @@ pub struct Config {
 /// The default depth limit of nested helping waits on one worker.
 pub const DEFAULT_MAX_HELP_DEPTH: usize = 512;
 
+/// The most workers a pool can have (the sleep protocol counts sleepers in
+/// 16 bits). Worker indices are below it, so they fit a `u16`.
+pub const MAX_WORKERS: usize = crate::sleep::MAX_WORKERS;
+
 /// The default worker stack size: generous, because a waiting worker runs
 /// other jobs on top of its own stack frames. Only touched pages cost memory.
 pub const DEFAULT_STACK_SIZE: usize = 64 << 20;
@@ -134,10 +138,9 @@ impl Config {
         if self.num_workers == 0 {
             return Err(PoolError::invalid_config("num_workers must be at least 1"));
         }
-        if self.num_workers > crate::sleep::MAX_WORKERS {
+        if self.num_workers > MAX_WORKERS {
             return Err(PoolError::invalid_config(format!(
-                "num_workers must be at most {} (got {})",
-                crate::sleep::MAX_WORKERS,
+                "num_workers must be at most {MAX_WORKERS} (got {})",
                 self.num_workers
             )));
         }

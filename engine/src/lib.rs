@@ -36,7 +36,7 @@ mod sleep;
 mod wait;
 mod worker;
 
-pub use config::{Config, WorkerHook, DEFAULT_MAX_HELP_DEPTH, DEFAULT_STACK_SIZE};
+pub use config::{Config, WorkerHook, DEFAULT_MAX_HELP_DEPTH, DEFAULT_STACK_SIZE, MAX_WORKERS};
 pub use error::{PoolError, WaitError};
 pub use global::{
     global_pool, global_pool_or_init, init_global, is_global_running, shutdown_global,

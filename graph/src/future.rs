@@ -132,7 +132,7 @@ impl<T: Send + Sync + 'static> Future<T> {
 
     /// The graph the node belongs to.
     pub fn graph(&self) -> TaskGraph {
-        TaskGraph::from_shared(self.node.core().graph)
+        TaskGraph::from_shared(self.node.core().graph())
     }
 
     /// True if both handles refer to the same node.

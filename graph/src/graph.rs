@@ -8,6 +8,7 @@ use hpyx_engine::ThreadPool;
 
 use crate::error::TaskError;
 use crate::future::{Future, NodeRef};
+use crate::graph_index::{GraphIndex, TooManyGraphs};
 use crate::hooks::{self, FinishHook, FinishedNode};
 use crate::input_side::{InputSide, NoInputs, NodeList, Side};
 use crate::name::NodeName;
@@ -24,6 +25,9 @@ use crate::walk::CompletionWalk;
 
 /// State shared by every node of one graph.
 pub(crate) struct GraphShared {
+    /// This graph's slot in the table of graphs, which its nodes keep
+    /// instead of a pointer (see `graph_index.rs`).
+    index: GraphIndex,
     pool: ThreadPool,
     epoch: Instant,
     recording_count: AtomicUsize,
@@ -34,6 +38,10 @@ pub(crate) struct GraphShared {
 }
 
 impl GraphShared {
+    pub(crate) fn index(&self) -> GraphIndex {
+        self.index
+    }
+
     pub(crate) fn pool(&self) -> &ThreadPool {
         &self.pool
     }
@@ -120,8 +128,22 @@ pub struct TaskGraph {
 
 impl TaskGraph {
     /// A graph that schedules on `pool`.
+    ///
+    /// # Panics
+    ///
+    /// If the process made [`MAX_GRAPHS`](crate::MAX_GRAPHS) graphs
+    /// already (see [`TaskGraph::try_new`]).
     pub fn new(pool: ThreadPool) -> TaskGraph {
-        let shared = Box::leak(Box::new(GraphShared {
+        TaskGraph::try_new(pool).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// A graph that schedules on `pool`, or [`TooManyGraphs`] if the
+    /// process made [`MAX_GRAPHS`](crate::MAX_GRAPHS) graphs already (a
+    /// graph lives until the process exits).
+    pub fn try_new(pool: ThreadPool) -> Result<TaskGraph, TooManyGraphs> {
+        let index = GraphIndex::reserve()?;
+        let shared: &'static GraphShared = Box::leak(Box::new(GraphShared {
+            index,
             pool,
             epoch: Instant::now(),
             recording_count: AtomicUsize::new(0),
@@ -130,7 +152,8 @@ impl TaskGraph {
             finish_hook: RwLock::new(None),
             hooked: AtomicBool::new(false),
         }));
-        TaskGraph { shared }
+        index.publish(shared);
+        Ok(TaskGraph { shared })
     }
 
     pub(crate) fn from_shared(shared: &'static GraphShared) -> TaskGraph {

@@ -5,12 +5,14 @@
 //! Only a node built with inputs has one: it is the `S` of `Node<T, S>`,
 //! in the node's own allocation. A node built without inputs, as most
 //! pending nodes are (`spawn`, Python's `executor.submit`), has
-//! [`NoInputs`] there, which takes no space: such a node stays 48 bytes
+//! [`NoInputs`] there, which takes no space: such a node stays 32 bytes
 //! smaller, a smaller allocator size class (see the size tests in
 //! `node.rs`), and its construction guard is all it waits for. A node with
-//! inputs keeps its side small too (a compact input list, 32-bit counts):
+//! inputs keeps its side small too (a two-word input list, 32-bit counts,
+//! the list's lock bit beside the other one-byte fields: 32 bytes in all):
 //! pipelines are made mostly of such nodes, waiting on their inputs.
 
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use crate::error::TaskError;
 use crate::node::{GraphNode, NodeKind};
 use crate::pending::{PendingInputs, Readiness};
 use crate::small::SmallList;
-use crate::spin::SpinLock;
+use crate::spin::{SpinFlag, SpinGuard};
 use crate::state::NodeState;
 
 /// A node's inputs, in argument order, as they are built and handed to the
@@ -30,10 +32,11 @@ pub(crate) type NodeList = SmallList<Arc<dyn GraphNode>>;
 const NO_WINNER: u32 = u32::MAX;
 
 pub(crate) struct InputSide {
-    /// Inputs in argument order. Released once the node has run, unless the
-    /// node was created while recording (`keep_history`). Kept compact (one
-    /// inline, more boxed) while the node is pending.
-    inputs: SpinLock<CompactList<Arc<dyn GraphNode>>>,
+    /// Inputs in argument order, under `inputs_lock`. Released once the
+    /// node has run, unless the node was created while recording
+    /// (`keep_history`). Kept compact (one inline, more boxed) while the
+    /// node is pending.
+    inputs: UnsafeCell<CompactList<Arc<dyn GraphNode>>>,
     /// Unfinished inputs, plus the construction guard (see `pending.rs`).
     pending: PendingInputs,
     /// How many leading inputs are known to have succeeded (read and written
@@ -41,6 +44,9 @@ pub(crate) struct InputSide {
     succeeded_prefix: AtomicU32,
     /// For `WhenAny`: the index of the first input to finish.
     winner: AtomicU32,
+    /// The lock of `inputs`: apart from it (a `SpinLock` would pad the
+    /// list's 16 bytes to 24), beside the other one-byte fields.
+    inputs_lock: SpinFlag,
     /// Set (before the input counts itself finished) by any input that
     /// failed or was cancelled, so that the common case, every input
     /// succeeded, need not look at the inputs again.
@@ -50,19 +56,33 @@ pub(crate) struct InputSide {
     keep_history: bool,
 }
 
+// SAFETY: `inputs` is the field that is not `Sync`. It is reached only
+// through `InputSide::inputs`, under `inputs_lock`, or through `&mut self`
+// (`Drop`), see `SpinFlag::lock`; so sharing an `InputSide` only moves
+// `&mut` access to the list between threads in turn, which the list's
+// `Send` allows (its items are `Arc<dyn GraphNode>`, `Send` and `Sync`).
+unsafe impl Sync for InputSide {}
+
 impl InputSide {
     /// `inputs` (not empty), of which `pending_inputs` must finish before
     /// the node may be scheduled.
     pub(crate) fn new(inputs: NodeList, pending_inputs: usize, keep_history: bool) -> InputSide {
         debug_assert!(!inputs.is_empty());
         InputSide {
-            inputs: SpinLock::new(CompactList::from(inputs)),
+            inputs: UnsafeCell::new(CompactList::from(inputs)),
             pending: PendingInputs::with_guard(pending_inputs),
             succeeded_prefix: AtomicU32::new(0),
             winner: AtomicU32::new(NO_WINNER),
+            inputs_lock: SpinFlag::new(),
             unsuccessful_input: AtomicBool::new(false),
             keep_history,
         }
+    }
+
+    #[inline]
+    fn inputs(&self) -> SpinGuard<'_, CompactList<Arc<dyn GraphNode>>> {
+        // SAFETY: `inputs` is reached only here and through `&mut self`.
+        unsafe { self.inputs_lock.lock(&self.inputs) }
     }
 
     pub(crate) fn winner(&self) -> Option<usize> {
@@ -75,13 +95,13 @@ impl InputSide {
     /// Calls `f` on each input in order, holding the input lock (lock order:
     /// a dependent's inputs before an input's successors).
     pub(crate) fn for_each(&self, mut f: impl FnMut(usize, &Arc<dyn GraphNode>)) {
-        for (index, input) in self.inputs.lock().iter().enumerate() {
+        for (index, input) in self.inputs().iter().enumerate() {
             f(index, input);
         }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<Arc<dyn GraphNode>> {
-        self.inputs.lock().to_vec()
+        self.inputs().to_vec()
     }
 
     /// Release the construction guard (see `pending.rs`).
@@ -128,8 +148,7 @@ impl InputSide {
         if !self.has_unsuccessful_input() {
             return None;
         }
-        self.inputs
-            .lock()
+        self.inputs()
             .iter()
             .find_map(|input| match input.core().state.load() {
                 NodeState::Failed => Some(Err(input
@@ -144,7 +163,7 @@ impl InputSide {
 
     /// See [`NodeCore::decided_early`](crate::node::NodeCore::decided_early).
     pub(crate) fn decided_early(&self) -> Option<Result<(), TaskError>> {
-        let inputs = self.inputs.lock();
+        let inputs = self.inputs();
         let mut index = self.succeeded_prefix.load(Ordering::Relaxed) as usize;
         let outcome = loop {
             let Some(input) = inputs.get(index) else {
@@ -171,7 +190,7 @@ impl InputSide {
     /// The inputs, for the function about to run (claimant only). Unless the
     /// node keeps history, the node lets go of them.
     pub(crate) fn take_for_run(&self) -> NodeList {
-        let mut inputs = self.inputs.lock();
+        let mut inputs = self.inputs();
         if self.keep_history {
             inputs.iter().cloned().collect()
         } else {
@@ -183,7 +202,7 @@ impl InputSide {
     /// recording keeps them).
     pub(crate) fn release(&self) {
         if !self.keep_history {
-            let inputs = std::mem::take(&mut *self.inputs.lock());
+            let inputs = std::mem::take(&mut *self.inputs());
             drop_iteratively(NodeList::from(inputs));
         }
     }

@@ -1,4 +1,4 @@
-//! `SpinLock`: the lock around a node's input and successor lists.
+//! `SpinFlag`: the lock of a node's input list and of its successor list.
 //!
 //! Every critical section on these lists is a few loads and stores (push an
 //! edge, take the list, read the inputs' states), and contention is rare (an
@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Spins (with `spin_loop` hints) this many times before yielding.
 const SPINS_BEFORE_YIELD: u32 = 64;
 
-/// The lock bit alone. [`SpinLock`] pairs it with its value; a node keeps
-/// its successor list's bit apart from the list, beside its other one-byte
-/// fields, where it costs no padding (see `NodeCore`).
+/// The lock bit alone, apart from the value it guards: a node keeps it
+/// beside its other one-byte fields, where it costs no padding (see
+/// `NodeCore` and `InputSide`), where a lock holding its value would pad
+/// it to the value's alignment.
 pub(crate) struct SpinFlag(AtomicBool);
 
 impl SpinFlag {
@@ -71,39 +72,6 @@ impl SpinFlag {
     }
 }
 
-pub(crate) struct SpinLock<T> {
-    flag: SpinFlag,
-    value: UnsafeCell<T>,
-}
-
-// SAFETY: the lock hands out access to `value` to one thread at a time (the
-// one whose compare-and-swap took the flag from false to true, with Acquire,
-// until its guard stores false with Release), so sharing a `SpinLock<T>`
-// only ever moves `&mut T` between threads in turn, as `Mutex<T>` does:
-// `T: Send` is what that needs.
-unsafe impl<T: Send> Sync for SpinLock<T> {}
-
-impl<T> SpinLock<T> {
-    pub(crate) const fn new(value: T) -> SpinLock<T> {
-        SpinLock {
-            flag: SpinFlag::new(),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
-        // SAFETY: `value` is private to this lock and reached only through
-        // this method or `get_mut`.
-        unsafe { self.flag.lock(&self.value) }
-    }
-
-    /// The value, through a unique borrow (no locking needed).
-    pub(crate) fn get_mut(&mut self) -> &mut T {
-        self.value.get_mut()
-    }
-}
-
 /// Holds the lock; releases it when dropped.
 pub(crate) struct SpinGuard<'a, T> {
     flag: &'a SpinFlag,
@@ -140,31 +108,52 @@ impl<T> Drop for SpinGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::SpinLock;
+    use super::SpinFlag;
+    use std::cell::UnsafeCell;
     use std::sync::Arc;
+
+    /// A value and the flag that guards it, as a node keeps them.
+    struct Guarded {
+        flag: SpinFlag,
+        value: UnsafeCell<usize>,
+    }
+
+    // SAFETY: `value` is reached only through `Guarded::lock`.
+    unsafe impl Sync for Guarded {}
+
+    impl Guarded {
+        fn lock(&self) -> super::SpinGuard<'_, usize> {
+            // SAFETY: `value` is reached only here.
+            unsafe { self.flag.lock(&self.value) }
+        }
+    }
 
     #[test]
     fn smoke() {
-        let mut lock = SpinLock::new(vec![1]);
-        lock.lock().push(2);
-        assert_eq!(*lock.lock(), vec![1, 2]);
-        lock.get_mut().push(3);
-        assert_eq!(lock.get_mut().len(), 3);
+        let guarded = Guarded {
+            flag: SpinFlag::new(),
+            value: UnsafeCell::new(1),
+        };
+        *guarded.lock() += 1;
+        assert_eq!(*guarded.lock(), 2);
     }
 
     #[test]
     fn stress() {
         const THREADS: usize = 4;
         const ROUNDS: usize = if cfg!(miri) { 100 } else { 100_000 };
-        let lock = Arc::new(SpinLock::new(0usize));
+        let guarded = Arc::new(Guarded {
+            flag: SpinFlag::new(),
+            value: UnsafeCell::new(0),
+        });
         let handles: Vec<_> = (0..THREADS)
             .map(|_| {
-                let lock = Arc::clone(&lock);
+                let guarded = Arc::clone(&guarded);
                 std::thread::spawn(move || {
                     for _ in 0..ROUNDS {
                         // A non-atomic read-modify-write: lost updates would
                         // show if two threads were inside at once.
-                        let mut guard = lock.lock();
+                        let mut guard = guarded.lock();
                         let v = *guard;
                         std::hint::black_box(&v);
                         *guard = v + 1;
@@ -175,6 +164,6 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(*lock.lock(), THREADS * ROUNDS);
+        assert_eq!(*guarded.lock(), THREADS * ROUNDS);
     }
 }

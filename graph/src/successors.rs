@@ -4,10 +4,11 @@
 //!
 //! The first entry lives inside the node: most nodes have one (a dependent,
 //! a waiter or a callback), so adding that edge allocates nothing. One, not
-//! two or three, and "closed" is a variant rather than a flag beside the
-//! list: the list then takes 32 bytes instead of 48 (two inline) or 80
-//! (three), which is what lets a pending node fit a smaller allocator size
-//! class (see `node.rs`). A second entry moves the list to the heap.
+//! two or three; "closed" is a variant rather than a flag beside the list;
+//! and a second entry moves the list to the heap behind a thin pointer (a
+//! `Vec` in a box), which fits beside the entry's tag: the list then takes
+//! 24 bytes, one entry's size, where an inline `Vec` makes it 32. A pending
+//! node is mostly this list and its input side (see `node.rs`).
 
 use std::sync::Arc;
 
@@ -30,13 +31,18 @@ pub(crate) enum Successor {
 }
 
 /// The entries, or the mark that the node finished (safe code only):
-/// `Empty` and `Closed` take spare values of the list's tag.
+/// `Empty`, `Closed` and `Many` take spare values of the entry's tag, and
+/// `Many`'s box lies beside it.
 #[derive(Default)]
 pub(crate) enum SuccessorList {
     #[default]
     Empty,
     One(Successor),
-    Many(Vec<Successor>),
+    #[allow(
+        clippy::box_collection,
+        reason = "the box is a thin pointer, which fits beside One's tag; a Vec does not"
+    )]
+    Many(Box<Vec<Successor>>),
     /// The node finished: nothing is added any more.
     Closed,
 }
@@ -59,7 +65,7 @@ impl SuccessorList {
                 // waiter): room for just that, growing by doubling after.
                 let mut v = Vec::with_capacity(2);
                 v.extend([a, successor]);
-                SuccessorList::Many(v)
+                SuccessorList::Many(Box::new(v))
             }
             SuccessorList::Many(mut v) => {
                 v.push(successor);
@@ -79,7 +85,7 @@ impl SuccessorList {
         match std::mem::replace(self, SuccessorList::Closed) {
             SuccessorList::Empty | SuccessorList::Closed => SmallList::Empty,
             SuccessorList::One(a) => SmallList::One([a]),
-            SuccessorList::Many(v) => SmallList::Many(v),
+            SuccessorList::Many(v) => SmallList::Many(*v),
         }
     }
 
@@ -105,13 +111,13 @@ impl SuccessorList {
 mod tests {
     use super::*;
 
-    /// The list is its one inline entry and a tag word (see `node.rs` for
+    /// The list is the size of its one inline entry (see `node.rs` for
     /// what a byte more costs).
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn the_list_is_one_entry_and_a_tag() {
+    fn the_list_is_one_entry() {
         assert_eq!(size_of::<Successor>(), 24);
-        assert_eq!(size_of::<SuccessorList>(), 32);
+        assert_eq!(size_of::<SuccessorList>(), 24);
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl CompletionWalk {
         // Walks rarely cross graphs: ask each graph's pool once.
         let mut known: Option<(*const GraphShared, bool)> = None;
         self.ready.iter().rposition(|node| {
-            let graph = node.core().graph;
+            let graph = node.core().graph();
             match known {
                 Some((g, answer)) if std::ptr::eq(g, graph) => answer,
                 _ => {
@@ -184,7 +184,7 @@ impl CompletionWalk {
                 }
                 // Each node goes to its own graph's pool (a walk can cross
                 // graphs: an input of one graph, a dependent of another).
-                let pool = node.core().graph.pool();
+                let pool = node.core().graph().pool();
                 if let Err(job) = pool.push(node) {
                     // The pool is shut down: the node ends cancelled (its
                     // own walk tells its dependents, which are cancelled

@@ -107,6 +107,17 @@ impl SlotsBuilder {
         }
     }
 
+    /// True if the `len` positional arguments are all futures and no
+    /// keyword holds one (past 64 arguments, not known: false).
+    fn all_positional(&self, len: usize) -> bool {
+        let all = match len {
+            0..64 => (1u64 << len) - 1,
+            64 => u64::MAX,
+            _ => return false,
+        };
+        self.rest.is_empty() && self.positions == all
+    }
+
     fn build(self) -> Slots {
         Slots {
             positions: self.positions,
@@ -191,8 +202,32 @@ fn dataflow<'py>(
             }
         }
     }
-    let slots = slots.build();
     let (func, name) = resolve(py, r#fn)?;
+    if kwargs.is_none() && slots.all_positional(args.bind(py).len()) {
+        // Every argument is a future, in order (the usual `dataflow(f, a,
+        // b)`): the values are the arguments, so the node keeps neither the
+        // argument tuple nor the slots, and its function, `func` alone,
+        // stays in the node instead of a 48-byte box.
+        drop(args);
+        let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
+            call(
+                func,
+                move |py| {
+                    let values = (0..inputs.len()).map(|k| {
+                        inputs
+                            .value::<PyValue>(k)
+                            .expect("dataflow input succeeded")
+                            .bind(py)
+                            .clone()
+                    });
+                    Ok((PyTuple::new(py, values)?, None))
+                },
+                inputs.name().as_str(),
+            )
+        });
+        return wrap(py, future);
+    }
+    let slots = slots.build();
     let future = rt.graph.dataflow(name, nodes, move |inputs: &Inputs<'_>| {
         call(
             func,
