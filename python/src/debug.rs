@@ -64,8 +64,16 @@ impl PySnapshot {
 /// worker address), times on the graph's clock.
 type ClusterNode = (u64, String, Option<u64>, Option<u64>, Option<String>);
 
-fn dot_options(collapse: bool, title: Option<String>) -> DotOptions {
+fn dot_options(
+    collapse: bool,
+    title: Option<String>,
+    addresses: &HashMap<u64, String>,
+) -> DotOptions {
     DotOptions {
+        worker_addresses: addresses
+            .iter()
+            .map(|(id, address)| (*id, address.clone()))
+            .collect(),
         collapse: if collapse {
             Collapse::ByName
         } else {
@@ -109,7 +117,12 @@ impl PySnapshot {
 
     #[pyo3(signature = (collapse=false, title=None))]
     fn to_dot(&self, py: Python<'_>, collapse: bool, title: Option<String>) -> String {
-        py.detach(|| hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title)))
+        py.detach(|| {
+            hpyx_viz::to_dot(
+                &self.snapshot,
+                &dot_options(collapse, title, &self.addresses),
+            )
+        })
     }
 
     fn to_json(&self, py: Python<'_>) -> String {
@@ -193,7 +206,10 @@ impl PySnapshot {
             }
         };
         let bytes = py.detach(|| {
-            let dot = hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title));
+            let dot = hpyx_viz::to_dot(
+                &self.snapshot,
+                &dot_options(collapse, title, &self.addresses),
+            );
             hpyx_viz::render(&dot, format)
         });
         match bytes {

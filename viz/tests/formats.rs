@@ -193,8 +193,29 @@ fn a_cluster_node_s_worker_address_is_written_only_where_known() {
     assert!(!export.to_json().contains("worker_address"));
     export.nodes[0].worker_address = Some("tcp://127.0.0.1:4100".into());
     let json = export.to_json();
-    assert_eq!(json.matches("\"worker_address\":\"tcp://127.0.0.1:4100\"").count(), 1);
+    assert_eq!(
+        json.matches("\"worker_address\":\"tcp://127.0.0.1:4100\"")
+            .count(),
+        1
+    );
     assert_eq!(from_json(&json).unwrap(), export);
+}
+
+#[test]
+fn a_cluster_node_s_tooltip_names_its_worker_address() {
+    let snapshot = common::states();
+    let first = snapshot.nodes().map(|n| n.id.0).min().unwrap();
+    let options = hpyx_viz::DotOptions {
+        worker_addresses: [(first, "tcp://127.0.0.1:4100".to_owned())].into(),
+        ..hpyx_viz::DotOptions::default()
+    };
+    let dot = hpyx_viz::to_dot(&snapshot, &options);
+    let line = dot
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("n{first}[")))
+        .unwrap();
+    assert!(line.contains("\\nworker tcp://127.0.0.1:4100"), "{line}");
+    assert_eq!(dot.matches("tcp://").count(), 1);
 }
 
 #[test]
