@@ -76,9 +76,7 @@ def test_a_recording_names_every_cluster_node_by_its_key_with_its_edges_and_work
         assert node["started_ns"] is not None
         assert node["started_ns"] <= node["finished_ns"]
     edges = {
-        (letter_of[a], letter_of[b])
-        for a, b in snap.edges()
-        if a in letter_of and b in letter_of
+        (letter_of[a], letter_of[b]) for a, b in snap.edges() if a in letter_of and b in letter_of
     }
     assert edges == EDGES
 

@@ -101,7 +101,7 @@ class Watchdog:
             gather.cancel()
             if alarm in done:
                 raise alarm.result()
-            raise TimeoutError("fetching the result of %s took longer than %s s" % (dfut.key, timeout))
+            raise TimeoutError()  # as concurrent.futures.Future.result
         finally:
             with self._lock:
                 self._fetching -= 1
