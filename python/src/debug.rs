@@ -2,7 +2,7 @@
 //! (DOT, JSON, Chrome trace, rendered pictures) through `hpyx-viz`; task
 //! traces switched on and off (`trace.rs` writes them).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use hpyx_graph::{GraphSnapshot, NodeId, NodeInfo, NodeRef, Recording};
@@ -48,14 +48,14 @@ impl PyRecording {
 struct PySnapshot {
     snapshot: GraphSnapshot,
     /// The cluster worker that ran each cluster node, by node id.
-    addresses: HashMap<u64, String>,
+    addresses: BTreeMap<u64, String>,
 }
 
 impl PySnapshot {
     fn local(snapshot: GraphSnapshot) -> PySnapshot {
         PySnapshot {
             snapshot,
-            addresses: HashMap::new(),
+            addresses: BTreeMap::new(),
         }
     }
 }
@@ -67,13 +67,10 @@ type ClusterNode = (u64, String, Option<u64>, Option<u64>, Option<String>);
 fn dot_options(
     collapse: bool,
     title: Option<String>,
-    addresses: &HashMap<u64, String>,
+    addresses: &BTreeMap<u64, String>,
 ) -> DotOptions {
     DotOptions {
-        worker_addresses: addresses
-            .iter()
-            .map(|(id, address)| (*id, address.clone()))
-            .collect(),
+        worker_addresses: addresses.clone(),
         collapse: if collapse {
             Collapse::ByName
         } else {
@@ -175,7 +172,7 @@ impl PySnapshot {
                 .snapshot
                 .edges()
                 .chain(edges.into_iter().map(|(a, b)| (NodeId(a), NodeId(b))))
-                .collect::<std::collections::BTreeSet<_>>();
+                .collect::<BTreeSet<_>>();
             PySnapshot {
                 snapshot: GraphSnapshot::from_parts(infos, all_edges),
                 addresses,
@@ -184,7 +181,7 @@ impl PySnapshot {
     }
 
     fn to_chrome_trace(&self, py: Python<'_>) -> String {
-        py.detach(|| hpyx_viz::to_chrome_trace(&self.snapshot))
+        py.detach(|| hpyx_viz::to_chrome_trace_with(&self.snapshot, &self.addresses))
     }
 
     /// Renders with Graphviz's `dot` to "svg" or "png" bytes.

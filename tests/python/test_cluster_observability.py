@@ -154,3 +154,17 @@ def test_unwatched_cluster_tasks_report_nothing(on_cluster):
     with hpyx.debug.record():
         assert hpyx.async_(inc, 1).result(timeout=WAIT) == 2
     assert len(on_cluster.get_events(TOPIC)) == before + 1
+
+
+def test_the_chrome_trace_of_a_cluster_recording_has_a_track_per_worker(on_cluster):
+    rec, futures = _run_recorded()
+    events = json.loads(rec.to_chrome_trace())["traceEvents"]
+    tracks = {
+        e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"
+    }
+    keys = {f.key for f in futures.values()}
+    slices = [e for e in events if e["ph"] == "X" and e["name"] in keys]
+    assert {e["name"] for e in slices} == keys
+    for e in slices:
+        address = tracks[e["tid"]].removeprefix("worker ")
+        assert address in _workers(on_cluster)
