@@ -26,8 +26,11 @@ __all__ = [
     "_dask_get",
     "_dask_spec_types",
     "_release_memory",
+    "_trace_cluster_node",
+    "_trace_cluster_run",
     "_worker_thread_states",
     "dataflow",
+    "clock_ns",
     "default_pool_size",
     "disable_tracing",
     "enable_tracing",
@@ -190,6 +193,13 @@ class Snapshot:
     def to_json(self) -> str: ...
     def to_chrome_trace(self) -> str: ...
     def render(self, format: str, collapse: bool = False, title: str | None = None) -> bytes: ...
+    def with_cluster_nodes(
+        self,
+        nodes: list[tuple[int, str, int | None, int | None, str | None]],
+        edges: list[tuple[int, int]],
+    ) -> Snapshot:
+        """This snapshot with cluster nodes (id, task key, start, end, worker
+        address) named by key and timed, plus the cluster's edges."""
 
 @final
 class Recording:
@@ -215,6 +225,11 @@ def snapshot_of(nodes: Sequence[Node]) -> Snapshot: ...
 def enable_tracing(path: str) -> None: ...
 def disable_tracing() -> None: ...
 def is_tracing() -> bool: ...
+def clock_ns() -> int:
+    """Now on the graph's clock (the times of snapshots and traces), in ns."""
+
+def _trace_cluster_node(node_id: int, key: str) -> bool: ...
+def _trace_cluster_run(node_id: int, start_ns: int, end_ns: int, worker_address: str) -> None: ...
 
 # -- dask graphs (hpyx.dask) ------------------------------------------------------
 

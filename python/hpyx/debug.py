@@ -13,6 +13,10 @@ or export what a future still depends on (``to_dot(future)``). Nodes are
 named after their callable's ``__qualname__`` (``hpyx.named`` sets another
 name) and coloured by state; failed nodes show their exception type. Large
 graphs render collapsed: one box per name, with counts.
+
+In cluster mode (``hpyx.init(cluster=...)``) recordings and traces show each
+node by its task key, with its edges, the address of the worker that ran it
+and its run's times.
 """
 
 from __future__ import annotations
@@ -65,7 +69,9 @@ def enable_tracing(path: str | os.PathLike[str]) -> None:
 
     Each line has ``name``, ``node_id``, ``worker_thread_id`` (-1 outside the
     pool), ``start_ns``, ``duration_ns`` (on the graph's clock) and ``state``.
-    Tasks created before tracing started are not traced. The environment
+    Tasks created before tracing started are not traced. In cluster mode a
+    task's line also has ``worker_address``, the address of the dask worker
+    that ran it, and is named by its task key. The environment
     variable ``HPYX_TRACE_PATH`` switches tracing on when the runtime starts.
     Tracing stops, and the file is flushed, at :func:`disable_tracing` or
     shutdown.
@@ -79,6 +85,9 @@ def enable_tracing(path: str | os.PathLike[str]) -> None:
 def disable_tracing() -> None:
     """Stops tracing and flushes the trace file."""
     _core.disable_tracing()
+    from ._cluster import _observe
+
+    _observe.forget_traced()
 
 
 class _Exportable:
@@ -172,7 +181,11 @@ class Recording(_Exportable):
     """
 
     def __init__(self) -> None:
+        from ._cluster import _observe
+
         self._recording = _core.record()
+        # What only the cluster knows of cluster nodes (keys, edges, runs).
+        self._cluster = _observe.start_recording()
 
     def __enter__(self) -> Recording:
         return self
@@ -184,13 +197,14 @@ class Recording(_Exportable):
     def stop(self) -> None:
         """Stops recording new nodes."""
         self._recording.stop()
+        self._cluster.stop()
 
     def __len__(self) -> int:
         return len(self._recording)
 
     def snapshot(self) -> _core.Snapshot:
         """A consistent snapshot (nodes, edges, states) of what was recorded."""
-        return self._recording.snapshot()
+        return self._cluster.annotate(self._recording.snapshot())
 
 
 def record() -> Recording:

@@ -2,10 +2,11 @@
 //! (DOT, JSON, Chrome trace, rendered pictures) through `hpyx-viz`; task
 //! traces switched on and off (`trace.rs` writes them).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use hpyx_graph::{GraphSnapshot, NodeRef, Recording};
-use hpyx_viz::{Collapse, DotOptions, Format};
+use hpyx_graph::{GraphSnapshot, NodeId, NodeInfo, NodeRef, Recording};
+use hpyx_viz::{Collapse, DotOptions, Format, GraphExport};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -38,9 +39,7 @@ impl PyRecording {
 
     /// A consistent snapshot of the recorded nodes and their edges.
     fn snapshot(&self, py: Python<'_>) -> PySnapshot {
-        PySnapshot {
-            snapshot: py.detach(|| self.recording.snapshot()),
-        }
+        PySnapshot::local(py.detach(|| self.recording.snapshot()))
     }
 }
 
@@ -48,10 +47,30 @@ impl PyRecording {
 #[pyclass(frozen, module = "hpyx._core", name = "Snapshot")]
 struct PySnapshot {
     snapshot: GraphSnapshot,
+    /// The cluster worker that ran each cluster node, by node id.
+    addresses: BTreeMap<u64, String>,
 }
 
-fn dot_options(collapse: bool, title: Option<String>) -> DotOptions {
+impl PySnapshot {
+    fn local(snapshot: GraphSnapshot) -> PySnapshot {
+        PySnapshot {
+            snapshot,
+            addresses: BTreeMap::new(),
+        }
+    }
+}
+
+/// What cluster mode knows of one of its nodes: (id, task key, start, end,
+/// worker address), times on the graph's clock.
+type ClusterNode = (u64, String, Option<u64>, Option<u64>, Option<String>);
+
+fn dot_options(
+    collapse: bool,
+    title: Option<String>,
+    addresses: &BTreeMap<u64, String>,
+) -> DotOptions {
     DotOptions {
+        worker_addresses: addresses.clone(),
         collapse: if collapse {
             Collapse::ByName
         } else {
@@ -81,6 +100,8 @@ impl PySnapshot {
                 d.set_item("finished_ns", n.finished_ns)?;
                 d.set_item("worker", n.worker)?;
                 d.set_item("error_type", &n.error_type)?;
+                d.set_item("error_message", &n.error_message)?;
+                d.set_item("worker_address", self.addresses.get(&n.id.0))?;
                 Ok(d)
             })
             .collect()
@@ -93,15 +114,74 @@ impl PySnapshot {
 
     #[pyo3(signature = (collapse=false, title=None))]
     fn to_dot(&self, py: Python<'_>, collapse: bool, title: Option<String>) -> String {
-        py.detach(|| hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title)))
+        py.detach(|| {
+            hpyx_viz::to_dot(
+                &self.snapshot,
+                &dot_options(collapse, title, &self.addresses),
+            )
+        })
     }
 
     fn to_json(&self, py: Python<'_>) -> String {
-        py.detach(|| hpyx_viz::to_json(&self.snapshot))
+        py.detach(|| {
+            let mut export = GraphExport::from_snapshot(&self.snapshot);
+            if !self.addresses.is_empty() {
+                for node in &mut export.nodes {
+                    node.worker_address = self.addresses.get(&node.id).cloned();
+                }
+            }
+            export.to_json()
+        })
+    }
+
+    /// This snapshot with cluster nodes completed: each named by its task
+    /// key, with its run's times and worker address where reported, plus
+    /// the `edges` (input id, dependent id) the cluster resolved. Entries
+    /// for nodes absent from the snapshot are ignored.
+    fn with_cluster_nodes(
+        &self,
+        py: Python<'_>,
+        nodes: Vec<ClusterNode>,
+        edges: Vec<(u64, u64)>,
+    ) -> PySnapshot {
+        py.detach(|| {
+            let mut addresses = self.addresses.clone();
+            let mut known: HashMap<u64, ClusterNode> = HashMap::with_capacity(nodes.len());
+            for node in nodes {
+                known.insert(node.0, node);
+            }
+            let infos: Vec<NodeInfo> = self
+                .snapshot
+                .nodes()
+                .map(|info| {
+                    let mut info = info.clone();
+                    if let Some((id, key, start, end, address)) = known.remove(&info.id.0) {
+                        info.name = key;
+                        if let (Some(start), Some(end)) = (start, end) {
+                            info.started_ns = Some(start);
+                            info.finished_ns = Some(end.max(start));
+                        }
+                        if let Some(address) = address {
+                            addresses.insert(id, address);
+                        }
+                    }
+                    info
+                })
+                .collect();
+            let all_edges = self
+                .snapshot
+                .edges()
+                .chain(edges.into_iter().map(|(a, b)| (NodeId(a), NodeId(b))))
+                .collect::<BTreeSet<_>>();
+            PySnapshot {
+                snapshot: GraphSnapshot::from_parts(infos, all_edges),
+                addresses,
+            }
+        })
     }
 
     fn to_chrome_trace(&self, py: Python<'_>) -> String {
-        py.detach(|| hpyx_viz::to_chrome_trace(&self.snapshot))
+        py.detach(|| hpyx_viz::to_chrome_trace_with(&self.snapshot, &self.addresses))
     }
 
     /// Renders with Graphviz's `dot` to "svg" or "png" bytes.
@@ -123,7 +203,10 @@ impl PySnapshot {
             }
         };
         let bytes = py.detach(|| {
-            let dot = hpyx_viz::to_dot(&self.snapshot, &dot_options(collapse, title));
+            let dot = hpyx_viz::to_dot(
+                &self.snapshot,
+                &dot_options(collapse, title, &self.addresses),
+            );
             hpyx_viz::render(&dot, format)
         });
         match bytes {
@@ -149,9 +232,7 @@ fn record() -> PyResult<PyRecording> {
 fn snapshot_of(py: Python<'_>, nodes: Vec<PyRef<'_, PyNode>>) -> PyResult<PySnapshot> {
     let graph = runtime()?.graph;
     let roots: Vec<NodeRef> = nodes.iter().map(|n| n.future.node()).collect();
-    Ok(PySnapshot {
-        snapshot: py.detach(|| graph.snapshot_of(roots)),
-    })
+    Ok(PySnapshot::local(py.detach(|| graph.snapshot_of(roots))))
 }
 
 /// Counts finished nodes among a fixed set, cheaply enough to poll ten
@@ -220,6 +301,26 @@ fn is_tracing() -> bool {
     trace::is_on()
 }
 
+/// Now on the graph's clock (the times of snapshots and traces), in ns.
+#[pyfunction]
+fn clock_ns() -> PyResult<u64> {
+    Ok(runtime()?.graph.now_ns())
+}
+
+/// Cluster node `node_id` (task `key`) is traced once its run is reported
+/// (`_trace_cluster_run`). False if tracing is off.
+#[pyfunction]
+fn _trace_cluster_node(node_id: u64, key: String) -> bool {
+    trace::expect_remote(node_id, key)
+}
+
+/// Cluster node `node_id` ran on the worker at `worker_address` from
+/// `start_ns` to `end_ns` (graph clock).
+#[pyfunction]
+fn _trace_cluster_run(node_id: u64, start_ns: u64, end_ns: u64, worker_address: String) {
+    trace::remote_ran(node_id, start_ns, end_ns, worker_address);
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRecording>()?;
     m.add_class::<PySnapshot>()?;
@@ -229,5 +330,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(enable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(disable_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(is_tracing, m)?)?;
+    m.add_function(wrap_pyfunction!(clock_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(_trace_cluster_node, m)?)?;
+    m.add_function(wrap_pyfunction!(_trace_cluster_run, m)?)?;
     Ok(())
 }

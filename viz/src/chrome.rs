@@ -12,8 +12,11 @@
 //! A worker that waits inside a task helps: it runs other nodes until what
 //! it waits for is done. Such a node runs on the same worker within the
 //! waiter's interval, which the viewers draw as a nested slice.
+//! Nodes of hpyx's cluster mode that ran on a dask worker
+//! ([`to_chrome_trace_with`]) get one track per worker address, after the
+//! pool's workers, named `worker <address>`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hpyx_graph::{GraphSnapshot, NodeInfo, NodeState};
 use serde::Serialize;
@@ -22,6 +25,8 @@ use crate::json::{push_array, to_string};
 
 const PID: u32 = 1;
 const OUTSIDE_TID: u32 = 0;
+/// The first track of cluster workers (pool workers stay far below it).
+const CLUSTER_TID: u32 = 1 << 24;
 
 #[derive(Serialize)]
 struct Event<'a> {
@@ -77,6 +82,43 @@ struct TaskArgs<'a> {
 /// assert_eq!(slice["tid"], 1);
 /// ```
 pub fn to_chrome_trace(snapshot: &GraphSnapshot) -> String {
+    to_chrome_trace_with(snapshot, &BTreeMap::new())
+}
+
+/// [`to_chrome_trace`], with the nodes of `worker_addresses` (node id ->
+/// the address of the dask worker that ran it, in hpyx's cluster mode) on
+/// one track per address.
+///
+/// # Example
+///
+/// ```
+/// use hpyx_graph::{GraphSnapshot, NodeId, NodeInfo, NodeState};
+///
+/// let ran = NodeInfo {
+///     id: NodeId(1), name: "inc-0f".into(), state: NodeState::Succeeded,
+///     created_ns: Some(0), started_ns: Some(1_000), finished_ns: Some(3_500), worker: None,
+///     error_type: None, error_message: None,
+/// };
+/// let addresses = [(1, "tcp://127.0.0.1:4100".to_owned())].into();
+/// let trace = hpyx_viz::to_chrome_trace_with(&GraphSnapshot::from_parts(vec![ran], []), &addresses);
+/// assert!(trace.contains(r#""name":"worker tcp://127.0.0.1:4100""#));
+/// ```
+pub fn to_chrome_trace_with(
+    snapshot: &GraphSnapshot,
+    worker_addresses: &BTreeMap<u64, String>,
+) -> String {
+    let cluster: Vec<&String> = worker_addresses
+        .values()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let tid = |node: &NodeInfo| match worker_addresses.get(&node.id.0) {
+        Some(address) => {
+            let index = cluster.binary_search(&address).unwrap_or_default();
+            CLUSTER_TID.saturating_add(u32::try_from(index).unwrap_or(u32::MAX))
+        }
+        None => pool_tid(node),
+    };
     let mut ran: Vec<&NodeInfo> = snapshot
         .nodes()
         .filter(|n| n.started_ns.is_some())
@@ -88,6 +130,8 @@ pub fn to_chrome_trace(snapshot: &GraphSnapshot) -> String {
         .map(|&t| {
             if t == OUTSIDE_TID {
                 "outside the pool".to_owned()
+            } else if t >= CLUSTER_TID {
+                format!("worker {}", cluster[(t - CLUSTER_TID) as usize])
             } else {
                 format!("worker {}", t - 1)
             }
@@ -141,7 +185,7 @@ pub fn to_chrome_trace(snapshot: &GraphSnapshot) -> String {
     out
 }
 
-fn tid(node: &NodeInfo) -> u32 {
+fn pool_tid(node: &NodeInfo) -> u32 {
     node.worker.map_or(OUTSIDE_TID, |w| w.saturating_add(1))
 }
 

@@ -11,6 +11,8 @@ use graphviz_rust::dot_structures::{
 use graphviz_rust::printer::{DotPrinter, PrinterContext};
 use hpyx_graph::{GraphSnapshot, NodeInfo, NodeState};
 
+use std::collections::BTreeMap;
+
 use crate::collapse;
 use crate::escape::{quoted_id, truncate};
 
@@ -52,6 +54,9 @@ pub struct DotOptions {
     pub collapse: Collapse,
     /// A caption shown above the graph.
     pub title: Option<String>,
+    /// The address of the cluster worker that ran a node, by node id (nodes
+    /// of hpyx's cluster mode), shown in the node's tooltip.
+    pub worker_addresses: BTreeMap<u64, String>,
 }
 
 /// The DOT text of `snapshot`: nodes labelled with their names and filled by
@@ -83,7 +88,7 @@ pub struct DotOptions {
 pub fn to_dot(snapshot: &GraphSnapshot, options: &DotOptions) -> String {
     let mut stmts = header(options);
     match options.collapse {
-        Collapse::None => node_stmts(snapshot, &mut stmts),
+        Collapse::None => node_stmts(snapshot, options, &mut stmts),
         Collapse::ByName => collapse::group_stmts(snapshot, &mut stmts),
     }
     let graph = Graph::DiGraph {
@@ -177,7 +182,7 @@ fn header(options: &DotOptions) -> Vec<Stmt> {
     ]
 }
 
-fn node_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<Stmt>) {
+fn node_stmts(snapshot: &GraphSnapshot, options: &DotOptions, stmts: &mut Vec<Stmt>) {
     let mut nodes: Vec<&NodeInfo> = snapshot.nodes().collect();
     nodes.sort_unstable_by_key(|n| n.id);
     let mut edges: Vec<_> = snapshot.edges().collect();
@@ -192,7 +197,10 @@ fn node_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<Stmt>) {
         let mut attributes = vec![
             quoted("label", &label),
             quoted("fillcolor", fill_color(info.state)),
-            quoted("tooltip", &tooltip(info)),
+            quoted(
+                "tooltip",
+                &tooltip(info, options.worker_addresses.get(&info.id.0)),
+            ),
         ];
         if font_color(info.state) != "black" {
             attributes.push(plain("fontcolor", font_color(info.state)));
@@ -205,10 +213,13 @@ fn node_stmts(snapshot: &GraphSnapshot, stmts: &mut Vec<Stmt>) {
 }
 
 /// `#id state`, then worker, run time and error, one per line.
-fn tooltip(info: &NodeInfo) -> String {
+fn tooltip(info: &NodeInfo, address: Option<&String>) -> String {
     let mut text = format!("#{} {}", info.id, info.state);
     if let Some(worker) = info.worker {
         text.push_str(&format!("\nworker {worker}"));
+    }
+    if let Some(address) = address {
+        text.push_str(&format!("\nworker {address}"));
     }
     if let (Some(start), Some(end)) = (info.started_ns, info.finished_ns) {
         text.push_str(&format!(

@@ -85,6 +85,10 @@ pub struct NodeExport {
     /// The error's message, if failed.
     #[serde(default)]
     pub error_message: Option<String>,
+    /// The address of the cluster worker that ran it (a task of hpyx's
+    /// cluster mode); absent, and not written, for a node of the local pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_address: Option<String>,
 }
 
 /// One edge of a [`GraphExport`]: `to` depends on `from`.
@@ -115,6 +119,7 @@ impl From<&NodeInfo> for NodeExport {
             worker: info.worker,
             error_type: info.error_type.clone(),
             error_message: info.error_message.clone(),
+            worker_address: None,
         }
     }
 }

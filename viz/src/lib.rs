@@ -71,7 +71,7 @@ mod render;
 mod state_serde;
 mod trace;
 
-pub use chrome::to_chrome_trace;
+pub use chrome::{to_chrome_trace, to_chrome_trace_with};
 pub use dot::{to_dot, Collapse, DotOptions};
 pub use error::JsonError;
 pub use json::{from_json, to_json, EdgeExport, GraphExport, NodeExport, SCHEMA};

@@ -28,6 +28,7 @@ use crate::error::JsonError;
 /// let record = TraceRecord {
 ///     name: "load".into(), node_id: 42, worker_thread_id: 0,
 ///     start_ns: 1_000, duration_ns: 2_500, state: NodeState::Succeeded,
+///     worker_address: None,
 /// };
 /// let line = record.to_json_line();
 /// assert_eq!(
@@ -51,6 +52,10 @@ pub struct TraceRecord {
     /// How it finished.
     #[serde(with = "crate::state_serde")]
     pub state: NodeState,
+    /// The address of the cluster worker that ran it (a task of hpyx's
+    /// cluster mode); absent for a task of the local pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_address: Option<String>,
 }
 
 impl TraceRecord {
@@ -85,6 +90,7 @@ impl TraceRecord {
             start_ns: start,
             duration_ns: end.saturating_sub(start),
             state: info.state,
+            worker_address: None,
         })
     }
 
@@ -98,6 +104,7 @@ impl TraceRecord {
     /// let record = TraceRecord {
     ///     name: "a\nb".into(), node_id: 1, worker_thread_id: -1,
     ///     start_ns: 0, duration_ns: 0, state: hpyx_graph::NodeState::Cancelled,
+    ///     worker_address: Some("tcp://127.0.0.1:4100".into()),
     /// };
     /// assert!(!record.to_json_line().contains('\n'));
     /// ```

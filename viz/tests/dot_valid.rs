@@ -104,6 +104,7 @@ fn every_odd_name_in_every_role() {
             let options = DotOptions {
                 collapse,
                 title: Some((*name).to_owned()),
+                ..DotOptions::default()
             };
             dot_svg(
                 &format!("odd name #{i} {name:?} {collapse:?}"),

@@ -160,6 +160,65 @@ fn trace_record_fields_are_exact() {
 }
 
 #[test]
+fn a_cluster_task_s_trace_record_ends_with_its_worker_address() {
+    let mut record = TraceRecord::from_node(&common::ran(
+        9,
+        "inc-0f",
+        NodeState::Succeeded,
+        None,
+        10,
+        40,
+    ))
+    .unwrap();
+    record.worker_address = Some("tcp://127.0.0.1:4100".into());
+    let line = record.to_json_line();
+    let fields = [
+        "name",
+        "node_id",
+        "worker_thread_id",
+        "start_ns",
+        "duration_ns",
+        "state",
+        "worker_address",
+    ];
+    assert_eq!(key_order(&line, &fields), fields);
+    let value: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["worker_address"], "tcp://127.0.0.1:4100");
+    assert_eq!(TraceRecord::from_json_line(&line).unwrap(), record);
+}
+
+#[test]
+fn a_cluster_node_s_worker_address_is_written_only_where_known() {
+    let mut export = GraphExport::from_snapshot(&common::states());
+    assert!(!export.to_json().contains("worker_address"));
+    export.nodes[0].worker_address = Some("tcp://127.0.0.1:4100".into());
+    let json = export.to_json();
+    assert_eq!(
+        json.matches("\"worker_address\":\"tcp://127.0.0.1:4100\"")
+            .count(),
+        1
+    );
+    assert_eq!(from_json(&json).unwrap(), export);
+}
+
+#[test]
+fn a_cluster_node_s_tooltip_names_its_worker_address() {
+    let snapshot = common::states();
+    let first = snapshot.nodes().map(|n| n.id.0).min().unwrap();
+    let options = hpyx_viz::DotOptions {
+        worker_addresses: [(first, "tcp://127.0.0.1:4100".to_owned())].into(),
+        ..hpyx_viz::DotOptions::default()
+    };
+    let dot = hpyx_viz::to_dot(&snapshot, &options);
+    let line = dot
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("n{first}[")))
+        .unwrap();
+    assert!(line.contains("\\nworker tcp://127.0.0.1:4100"), "{line}");
+    assert_eq!(dot.matches("tcp://").count(), 1);
+}
+
+#[test]
 fn trace_records_only_for_finished_nodes() {
     let mut by_state = Vec::new();
     for node in common::states().nodes() {

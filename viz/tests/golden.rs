@@ -55,10 +55,12 @@ fn golden_files_match() {
         let full = DotOptions {
             collapse: Collapse::None,
             title: title.clone(),
+            ..DotOptions::default()
         };
         let collapsed = DotOptions {
             collapse: Collapse::ByName,
             title,
+            ..DotOptions::default()
         };
         let outputs = [
             (format!("{stem}.dot"), to_dot(&snapshot, &full)),

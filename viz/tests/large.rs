@@ -123,6 +123,7 @@ fn collapsed_100k_is_a_readable_picture() {
                 &DotOptions {
                     collapse: Collapse::ByName,
                     title: Some("100k".into()),
+                    ..DotOptions::default()
                 },
             )
         })

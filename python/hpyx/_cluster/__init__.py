@@ -10,7 +10,9 @@ nothing) and come back with ``disconnect`` (``hpyx.shutdown()``).
 Rooms: ``_client`` (the connection), ``_submit`` (batched submission),
 ``_future`` (ClusterFuture, completed from the cluster), ``_backend`` (each
 API in cluster mode), ``_executor`` (an executor handle's core), ``_task``
-(what runs on a worker) and ``_errors`` (faults in hpyx's words).
+(what runs on a worker), ``_watchdog`` (a hung scheduler), ``_observe``
+(recordings and traces of cluster nodes) and ``_errors`` (faults in hpyx's
+words).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ def connect(target, *, lazy=False):
     not import dask.distributed before the first task (``HPYX_CLUSTER``)."""
     if not lazy:
         from ._client import import_distributed
+        from ._watchdog import configured_timeout
+
+        configured_timeout()  # a bad HPYX_CLUSTER_TIMEOUT fails here
 
         distributed = import_distributed()
         if not isinstance(target, (str, distributed.Client)):

@@ -15,10 +15,11 @@ import uuid
 
 from .. import _core
 from .._future import _cancel, _done
-from . import _errors, _task
+from . import _errors, _observe, _task
 from ._client import Connection
 from ._future import LOCAL, SENDING, ClusterFuture
 from ._submit import Dep, Submitter
+from ._watchdog import Watchdog
 
 # How long cancel() waits for the scheduler to learn of a task just sent.
 _CANCEL_PATIENCE = 10.0
@@ -81,7 +82,8 @@ class ClusterBackend:
 
     def __init__(self, target):
         self.connection = Connection(target)
-        self.submitter = Submitter(self.connection)
+        self.watchdog = Watchdog(self.connection)
+        self.submitter = Submitter(self.connection, self.watchdog)
 
     @property
     def address(self):
@@ -89,6 +91,7 @@ class ClusterBackend:
 
     def close(self):
         self.submitter.close()
+        self.watchdog.close()
         self.connection.close()
 
     # -- nodes -----------------------------------------------------------------------
@@ -96,6 +99,8 @@ class ClusterBackend:
     def node(self, fn, args, kwargs, deps=()):
         name, fn = _name_and_fn(fn)
         future = ClusterFuture(self, name, "%s-%s" % (name, uuid.uuid4().hex))
+        if _observe.watching():
+            future._observed = _observe.node_made(future, future._key, deps)
         self.submitter.add(future, fn, args, kwargs, deps)
         return future
 
@@ -132,6 +137,8 @@ class ClusterBackend:
         if not futures:
             raise ValueError("when_any() needs at least one future")
         result = ClusterFuture(self, "when_any")
+        if _observe.watching():
+            _observe.node_made(result, None, futures)
         lock = threading.Lock()
         chosen = []
 
@@ -161,7 +168,7 @@ class ClusterBackend:
     def fetch(self, future, timeout):
         """The value of a finished node, brought from the cluster."""
         try:
-            return future._dfut.result(timeout)
+            return self.watchdog.fetch(future._dfut, self.connection.client, timeout)
         except cf.CancelledError as error:
             if _errors.is_connection_lost(error):
                 raise _errors.connection_lost(self.address) from None

@@ -55,6 +55,8 @@ class ClusterFuture(Future):
     _backend = None
     _stage = LOCAL
     _fetched = _NOTHING
+    # True if a recording or trace watches it: its task reports its run.
+    _observed = False
 
     def __new__(cls, backend, name, key=None):
         promise = _core.promise(name)
@@ -78,6 +80,7 @@ class ClusterFuture(Future):
     def _complete_from(self, dfut):
         """The done-callback of this node's distributed future (it runs on
         dask's callback thread)."""
+        self._backend.watchdog.sent.pop(self._key, None)
         if _done(self):
             return
         status = dfut.status

@@ -21,7 +21,7 @@ import time
 import uuid
 
 from .._future import _cancel, _done
-from . import _errors, _task
+from . import _errors, _observe, _task
 from ._future import QUEUED, SENDING, SENT, WAITING, ClusterFuture
 
 # How long the first queued node of a batch waits for company (seconds).
@@ -53,8 +53,9 @@ def blocks(future):
 class Submitter:
     """The queue of nodes not sent yet, and the thread that sends it."""
 
-    def __init__(self, connection):
+    def __init__(self, connection, watchdog):
         self._connection = connection
+        self._watchdog = watchdog
         self._lock = threading.Lock()
         # Held while a batch is built and sent: batches reach the scheduler
         # in the order they were taken (a later one may name an earlier one's
@@ -148,6 +149,7 @@ class Submitter:
 
     def _send(self, batch):
         try:
+            self._watchdog.check()
             self._connection.check_running()
         except Exception as error:
             _fail_all(batch, error)
@@ -156,11 +158,16 @@ class Submitter:
             graph, order = _graph(batch)
             if not graph:
                 return
+            client = self._connection.client
+            if any(node[0]._observed for node in order):
+                _observe.subscribe(client)
             try:
-                dfuts = _submit_graph(self._connection.client, graph, order)
+                dfuts = _submit_graph(client, graph, order)
             except Exception as error:
                 batch = _drop_unpicklable(order, error)
                 continue
+            # Tracked before a done-callback can complete one (and untrack it).
+            self._watchdog.track(node[0] for node in order)
             for node in order:
                 future = node[0]
                 dfut = dfuts[future._key]
@@ -215,7 +222,10 @@ def _graph(batch):
         except _Skip:
             continue
         key = future._key
-        graph[key] = Task(key, _task.run, fn, *task_args, **task_kwargs)
+        if future._observed:
+            graph[key] = Task(key, _task.run_observed, key, fn, *task_args, **task_kwargs)
+        else:
+            graph[key] = Task(key, _task.run, fn, *task_args, **task_kwargs)
         order.append(node)
     return graph, order
 

@@ -6,7 +6,9 @@ worker's own client, so hpyx calls inside a task (``async_``, ``submit``,
 ``result()`` ...) become tasks of the same cluster. A task that blocks on
 another future steps out of its worker's thread slot while it waits
 (``distributed.secede``/``rejoin``), so a worker with one thread runs the
-awaited task instead of deadlocking.
+awaited task instead of deadlocking. An observed node (a recording or a
+trace watches it in the client) runs as ``run_observed``, which reports
+where and when it ran (see ``_observe``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import threading
+import time
 
 from .. import _runtime
 
@@ -32,6 +35,32 @@ def run(fn, /, *args, **kwargs):
     if _cancelled:
         _refuse_if_cancelled()
     return fn(*args, **kwargs)
+
+
+def run_observed(key, fn, /, *args, **kwargs):
+    """``run``, then a report of the run (its key, this worker's address,
+    its start and end) on the dask event topic the client listens to."""
+    if _runtime._cluster is None:
+        _activate_on_worker()
+    if _cancelled:
+        _refuse_if_cancelled()
+    start = time.time_ns()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _report(key, start, time.time_ns())
+
+
+def _report(key, start, end):
+    from distributed import get_worker
+
+    from ._observe import TOPIC
+
+    try:
+        worker = get_worker()
+    except ValueError:
+        return  # not in a worker (a task run by hand)
+    worker.log_event(TOPIC, {"key": key, "worker": worker.address, "start": start, "end": end})
 
 
 def claim_cancel(key, dask_worker=None):
