@@ -57,9 +57,13 @@ BENCH_REPEAT ?= 3
 BENCH_RUST_ARGS ?=
 BENCH_FILE ?= BENCHMARKS.md
 
-.PHONY: bench-report
-bench-report: ## Every benchmark (Rust once, Python on each of BENCH_PYTHONS, default "3.11 3.13t"), tables written into BENCHMARKS.md
+.PHONY: bench-report bench-report-rust bench-report-python
+bench-report: bench-report-rust bench-report-python ## Every benchmark (Rust once, Python on each of BENCH_PYTHONS, default "3.11 3.13t"), tables written into BENCHMARKS.md
+
+bench-report-rust: ## The criterion benchmarks, their table written into BENCHMARKS.md
 	.venv/bin/python benchmarks/rust_benches.py $(BENCH_RUST_ARGS) --write $(BENCH_FILE)
+
+bench-report-python: ## The Python benchmarks on each of BENCH_PYTHONS, tables written into BENCHMARKS.md
 	set -e; source scripts/pythons.sh; \
 	for version in $(BENCH_PYTHONS); do \
 		py=$$(venv_of $$version)/bin/python; \
