@@ -159,11 +159,15 @@ def main():
     results = results_since(criterion_dir, since)
     if not results:
         raise SystemExit("criterion wrote no results under %s" % criterion_dir)
-    settings = "bench's own" if args.measurement_time is None else "%g s" % args.measurement_time
+    settings = (
+        "the bench's own (2 s for spawn, 3 s for the DAGs)"
+        if args.measurement_time is None
+        else "%g s" % args.measurement_time
+    )
     note = (
         "criterion's median time per iteration, divided by the jobs or nodes per "
         "iteration; 2 workers in every pool; each group in its own process; "
-        "measurement time: %s." % settings
+        "criterion's measurement time per benchmark: %s." % settings
     )
     out = table(results)
     print(out)
