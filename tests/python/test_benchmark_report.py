@@ -205,3 +205,16 @@ def test_section_name_is_script_and_interpreter():
 def test_markdown_table_aligns_columns():
     table = report.markdown_table(["peer", "time"], "lr", [["hpyx", "1 s"]])
     assert table == "| peer | time |\n| --- | ---: |\n| hpyx | 1 s |"
+
+
+def test_every_script_make_bench_report_runs_has_its_sections_in_benchmarks_md():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("bench-report-python:")[1].split("\n\n")[0]
+    scripts = sorted(set(re.findall(r"benchmarks/(\w+)\.py", recipe)))
+    assert "run" in scripts and "dask_graphs" in scripts
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    for python in ("3.11", "3.13t"):
+        for script in scripts:
+            report.check_section(text, f"{script}:{python}", "BENCHMARKS.md")
+    assert "benchmarks/rust_benches.py" in makefile
+    report.check_section(text, "rust", "BENCHMARKS.md")
