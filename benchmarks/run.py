@@ -155,7 +155,11 @@ def main():
                 ]
                 rows.append(row)
                 print("| " + " | ".join(row) + " |", flush=True)
-    note = "Each figure is the median of %d runs, each in a fresh process." % repeat
+    note = (
+        "Each figure is the median of %d runs, each in a fresh process." % repeat
+        if repeat > 1
+        else "Each figure is one run in a fresh process."
+    )
     rep.write(note + "\n\n" + report.markdown_table(header, "lrlrrrll", rows))
 
 
