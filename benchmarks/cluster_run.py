@@ -194,9 +194,8 @@ def main():
                 print(_row(name, n, median, build), flush=True)
         finally:
             hpyx.shutdown()
-    note = (
-        "A LocalCluster of 2 worker processes, 1 thread each, on 127.0.0.1; "
-        "medians of %d runs." % args.repeat
+    note = "A LocalCluster of 2 worker processes, 1 thread each, on 127.0.0.1; " + (
+        "medians of %d runs." % args.repeat if args.repeat > 1 else "one run."
     )
     rep.write(note + "\n\n" + "\n".join([_HEADER, *(_row(*row) for row in rows)]))
 

@@ -197,7 +197,8 @@ def main():
         workloads = {k: v for k, v in workloads.items() if k in args.only.split(",")}
     if args.peers:
         peers = {k: v for k, v in peers.items() if k in args.peers.split(",")}
-    setting = "%d hpyx workers, median of %d runs." % (hpyx._core.pool_size(), args.repeat)
+    runs = "median of %d runs" % args.repeat if args.repeat > 1 else "one run"
+    setting = "%d hpyx workers, %s." % (hpyx._core.pool_size(), runs)
     print(setting, flush=True)
     rows = []
     for name, make in workloads.items():
