@@ -49,6 +49,33 @@ bench-rust: ## criterion benchmarks against rayon
 	cargo bench -p hpyx-engine --bench spawn
 	cargo bench -p hpyx-graph --bench dag
 
+# bench-report: the interpreters (scripts/pythons.sh names their venvs), the
+# runs per figure, extra options of rust_benches.py (e.g. --measurement-time 1)
+# and the file whose marked sections the tables replace.
+BENCH_PYTHONS ?= 3.11 3.13t
+BENCH_REPEAT ?= 3
+BENCH_RUST_ARGS ?=
+BENCH_FILE ?= BENCHMARKS.md
+
+.PHONY: bench-report bench-report-rust bench-report-python
+bench-report: bench-report-rust bench-report-python ## Every benchmark (Rust once, Python on each of BENCH_PYTHONS, default "3.11 3.13t"), tables written into BENCHMARKS.md
+
+bench-report-rust: ## The criterion benchmarks, their table written into BENCHMARKS.md
+	.venv/bin/python benchmarks/rust_benches.py $(BENCH_RUST_ARGS) --write $(BENCH_FILE)
+
+bench-report-python: ## The Python benchmarks on each of BENCH_PYTHONS, tables written into BENCHMARKS.md
+	set -e; source scripts/pythons.sh; \
+	for version in $(BENCH_PYTHONS); do \
+		py=$$(venv_of $$version)/bin/python; \
+		$$py benchmarks/run.py --repeat $(BENCH_REPEAT) --write $(BENCH_FILE); \
+		$$py benchmarks/dask_graphs.py --repeat $(BENCH_REPEAT) --write $(BENCH_FILE); \
+		$$py benchmarks/cluster_run.py --repeat $(BENCH_REPEAT) --write $(BENCH_FILE); \
+		$$py benchmarks/first_graph.py --write $(BENCH_FILE); \
+		$$py benchmarks/memory_floor.py --write $(BENCH_FILE); \
+		$$py benchmarks/memory_steps.py --step 50000 --write $(BENCH_FILE); \
+		$$py benchmarks/memory_release.py --write $(BENCH_FILE); \
+	done
+
 # The Python linters and type checkers come from .venv (`make setup`).
 PY_LINTED := python/hpyx examples benchmarks
 TYPED_EXAMPLE := examples/typed_pipeline.py

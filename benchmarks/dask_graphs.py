@@ -1,6 +1,6 @@
 """dask graphs on every local scheduler, side by side, with ratios.
 
-    .venv/bin/python benchmarks/dask_graphs.py [--repeat 3] [--tasks 100000]
+    .venv/bin/python benchmarks/dask_graphs.py [--repeat 3] [--tasks 100000] [--write BENCHMARKS.md]
 
 Peers: dask's ``"sync"`` and ``"threads"``, ``HPXExecutor`` driven through
 dask's own scheduling loop (``dask.local.get_async(executor.submit, ...)``,
@@ -11,8 +11,10 @@ False)`` client's ``get``, when it is installed), ``hpyx.dask.get``, and a
 thread, with no bookkeeping at all. Each peer gets the same graph dict
 (made before timing, as dask hands it to a scheduler); the timed region is
 the ``get`` call. Figures: median wall seconds of ``--repeat`` runs, per task,
-the ratio to hpyx, and the process's CPU seconds (every thread: on a busy
-machine the wall time also counts waiting for a core).
+the ratio to hpyx (the peer's time over hpyx's), and the process's CPU
+seconds (every thread: on a busy machine the wall time also counts waiting
+for a core). ``--write BENCHMARKS.md`` puts the table in its section there
+(``report.py``).
 
 Workloads: a random delayed graph (layers of 1,000 tasks, each with 1-3
 inputs from the layer before, one sink over the tasks nothing depends on);
@@ -24,16 +26,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import statistics
-import sys
 import time
 
 import dask
 import dask.local
 import hpyx
 import hpyx.dask
+import report
 from dask._task_spec import Task, TaskRef, convert_legacy_graph
 
 
@@ -163,13 +164,19 @@ def timed(get, dsk, keys, repeat):
     return statistics.median(walls), statistics.median(cpus)
 
 
+# hpyx.dask.get's target on the random graph: wall microseconds per task.
+RANDOM_TARGET_US = 3.0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--only", default=None, help="comma-separated workloads")
     parser.add_argument("--peers", default=None, help="comma-separated peers")
+    report.add_write_option(parser)
     args = parser.parse_args()
+    rep = report.Report(args.write, report.section_name(__file__))
 
     hpyx.init()
     workloads = {
@@ -190,38 +197,58 @@ def main():
         workloads = {k: v for k, v in workloads.items() if k in args.only.split(",")}
     if args.peers:
         peers = {k: v for k, v in peers.items() if k in args.peers.split(",")}
-    gil = "on" if getattr(sys, "_is_gil_enabled", lambda: True)() else "off"
-    print(
-        f"# python {sys.version.split()[0]} (GIL {gil}), {hpyx._core.pool_size()} hpyx workers, "
-        f"{os.cpu_count()} cores, median of {args.repeat}"
-    )
+    runs = "median of %d runs" % args.repeat if args.repeat > 1 else "one run"
+    setting = "%d hpyx workers, %s." % (hpyx._core.pool_size(), runs)
+    print(setting, flush=True)
+    rows = []
     for name, make in workloads.items():
         made = make()
         dsk, keys = made if isinstance(made, tuple) else graph_of(made)
         n = len(dsk)
-        print(f"\n## {name}: {n} tasks")
-        print(f"{'peer':<20}{'seconds':>10}{'us/task':>10}{'x hpyx':>10}{'cpu s':>10}")
-        rows = {}
+        results = {}
         for peer, get in peers.items():
             if peer == "floor":
                 t = statistics.median(floor_get(dsk, keys) for _ in range(args.repeat))
-                rows[peer] = (t, t)
+                results[peer] = (t, None)
                 continue
             if get == "frisky":
                 get, why = frisky_get()
                 if get is None:
-                    rows[peer] = why
+                    results[peer] = why
                     continue
-            rows[peer] = timed(get, dsk, keys, args.repeat)
-        base = rows.get("hpyx")
-        for peer, t in rows.items():
-            if isinstance(t, str):
-                print(f"{peer:<20}{t}")
-                continue
-            (t, cpu) = t
-            ratio = f"{t / base[0]:.2f}" if isinstance(base, tuple) else "-"
-            print(f"{peer:<20}{t:>10.3f}{t / n * 1e6:>10.2f}{ratio:>10}{cpu:>10.3f}")
-        sys.stdout.flush()
+            results[peer] = timed(get, dsk, keys, args.repeat)
+        base = results.get("hpyx")
+        for peer, result in results.items():
+            if isinstance(result, str):
+                row = [name, str(n), peer, "-", "-", "-", "-", result]
+            else:
+                wall, cpu = result
+                per_task = wall / n * 1e6
+                target = ""
+                if name == "random" and peer == "hpyx":
+                    target = "<= %.0f us per task: %s" % (
+                        RANDOM_TARGET_US,
+                        "met" if per_task <= RANDOM_TARGET_US else "not met",
+                    )
+                row = [
+                    name,
+                    str(n),
+                    peer,
+                    "%.3f" % wall,
+                    "%.2f" % per_task,
+                    "%.2fx" % (wall / base[0]) if isinstance(base, tuple) else "-",
+                    "-" if cpu is None else "%.3f" % cpu,
+                    target,
+                ]
+            rows.append(row)
+            print("| " + " | ".join(row) + " |", flush=True)
+    table = report.markdown_table(
+        ["workload", "tasks", "peer", "wall s", "us per task", "vs hpyx", "cpu s", "target"],
+        "lrlrrrrl",
+        rows,
+    )
+    print("\n" + table)
+    rep.write(setting + "\n\n" + table)
 
 
 if __name__ == "__main__":

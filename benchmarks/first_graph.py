@@ -9,6 +9,7 @@ over the ones after it.
 
     python benchmarks/first_graph.py                 # N = 10,000
     python benchmarks/first_graph.py --n 100000 --processes 3
+    python benchmarks/first_graph.py --write BENCHMARKS.md   # into its section there
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import report
 
 HERE = Path(__file__).resolve().parent
 
@@ -82,13 +85,17 @@ def main():
     parser.add_argument("--runs", type=int, default=6, help="runs per process (first + warm)")
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--peers", default="hpyx,tpe")
+    report.add_write_option(parser)
     args = parser.parse_args()
-    print(
-        f"fan-out/fan-in of {args.n} tasks, {args.processes} fresh processes, "
-        f"{args.runs} runs each; {sys.version.split()[0]}"
+    rep = report.Report(args.write, report.section_name(__file__))
+    note = (
+        "A fan-out/fan-in of %d tasks, %d runs in each of %d fresh processes; "
+        "medians per task." % (args.n, args.runs, args.processes)
     )
-    print("| peer | first run (us/task) | warm runs (us/task) | first / warm |")
-    print("| --- | ---: | ---: | ---: |")
+    print(note, flush=True)
+    header = ["peer", "first run (us/task)", "warm runs (us/task)", "first / warm"]
+    rows = []
+    print(report.markdown_table(header, "lrrr", []), flush=True)
     for peer in args.peers.split(","):
         firsts, warms = [], []
         for _ in range(args.processes):
@@ -104,7 +111,9 @@ def main():
             warms.extend(seconds[1:])
         first = statistics.median(firsts) / args.n * 1e6
         warm = statistics.median(warms) / args.n * 1e6
-        print(f"| {peer} | {first:.2f} | {warm:.2f} | {first / warm:.2f} |")
+        rows.append([peer, "%.2f" % first, "%.2f" % warm, "%.2f" % (first / warm)])
+        print("| " + " | ".join(rows[-1]) + " |", flush=True)
+    rep.write(note + "\n\n" + report.markdown_table(header, "lrrr", rows))
 
 
 if __name__ == "__main__":

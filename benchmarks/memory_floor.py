@@ -5,13 +5,16 @@ Builds 200,000 of each object an hpyx task is made of, one layer at a time
 blocked, and prints the RSS growth per item. The differences between rows
 are the cost of each layer, allocator slack included: the floor
 `memory_pending` stands on (BENCHMARKS.md, "Memory per pending task").
+``--write BENCHMARKS.md`` puts the table in its section there.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 
 import hpyx
+import report
 from hpyx import _core
 from workloads import block_workers, noop, rss_bytes
 
@@ -19,6 +22,10 @@ N = 200_000
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    report.add_write_option(parser)
+    args = parser.parse_args()
+    rep = report.Report(args.write, report.section_name(__file__))
     hpyx.init()
     ex = hpyx.HPXExecutor()
     gate, blockers = block_workers(ex)
@@ -37,18 +44,22 @@ def main():
     ]
     keep = []
     previous = 0.0
-    print("| layer | bytes per item | added by the layer |")
-    print("| --- | ---: | ---: |")
+    header = ["layer", "bytes per item", "added by the layer"]
+    rows = []
+    print(report.markdown_table(header, "lrr", []), flush=True)
     for label, make in layers:
         gc.collect()
         base = rss_bytes()
         keep.append(make())
         per_item = (rss_bytes() - base) / N
-        print("| %s | %.0f | %+.0f |" % (label, per_item, per_item - previous))
+        rows.append([label, "%.0f" % per_item, "%+.0f" % (per_item - previous)])
+        print("| " + " | ".join(rows[-1]) + " |", flush=True)
         previous = per_item
     gate.set()
     for f in blockers:
         f.result(timeout=60)
+    note = "%d items per layer, RSS growth per item." % N
+    rep.write(note + "\n\n" + report.markdown_table(header, "lrr", rows))
 
 
 if __name__ == "__main__":

@@ -8,16 +8,18 @@ RSS growth right after the final ``result()``, and again after
 to the system when they are freed, as a numpy array's large buffer does), so
 RSS shows what is alive. The cycle collector is disabled until the explicit
 collection, so only reference counting frees anything before it.
+``--write BENCHMARKS.md`` puts the table in its section there.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import mmap
-import sys
 import weakref
 
 import hpyx
+import report
 from workloads import rss_bytes
 
 MiB = 1 << 20
@@ -42,6 +44,10 @@ def alive():
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    report.add_write_option(parser)
+    args = parser.parse_args()
+    rep = report.Report(args.write, report.section_name(__file__))
     gc.disable()
     hpyx.async_(len, "").result()
     base = rss_bytes()
@@ -50,16 +56,16 @@ def main():
         x = hpyx.dataflow(step, x, hpyx.async_(big))
     result = x.result()
     del x
-    grown = (rss_bytes() - base) / MiB
-    print(
-        f"{sys.version.split()[0]}: {alive()} of {len(made)} values alive, "
-        f"RSS +{grown:.0f} MiB after the result;",
-        end=" ",
-    )
+    header = ["when", "values alive", "RSS growth"]
+    rows = [["after the final `result()`", "%d of %d" % (alive(), len(made))]]
+    rows[-1].append("+%.0f MiB" % ((rss_bytes() - base) / MiB))
     gc.collect()
-    grown = (rss_bytes() - base) / MiB
-    print(f"{alive()} alive, RSS +{grown:.0f} MiB after gc.collect()")
+    rows.append(["after `gc.collect()`", "%d of %d" % (alive(), len(made))])
+    rows[-1].append("+%.0f MiB" % ((rss_bytes() - base) / MiB))
     del result
+    table = report.markdown_table(header, "lrr", rows)
+    print(table)
+    rep.write(table)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@
 Every (workload, peer, size) runs `--repeat` times, each in a fresh process
 (`workloads.py`), with a time limit; the table reports the median time, the
 speedup over ThreadPoolExecutor from the same run (TPE time / peer time; >1
-means faster than TPE), and the peak RSS. Markdown goes to stdout and, with
-`--out`, to a file.
+means faster than TPE), the peak RSS, and the target the figure is checked
+against with its verdict (`targets.py`). The markdown table goes to stdout
+and, with `--write BENCHMARKS.md`, into this interpreter's section there
+(`report.py`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import json
 import statistics
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
+
+import report
+from targets import target_cell
 
 HERE = Path(__file__).resolve().parent
 
@@ -93,23 +97,16 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out")
+    report.add_write_option(ap)
     args = ap.parse_args()
+    rep = report.Report(args.write, report.section_name(__file__))
     plan = QUICK if args.quick else PLAN
     repeat = 1 if args.quick else args.repeat
+    python = report.interpreter_tag()
 
-    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    header = "### Python %s (%s), %s\n" % (
-        sys.version.split()[0],
-        "GIL" if gil else "free-threaded",
-        sysconfig.get_platform(),
-    )
-    lines = [
-        header,
-        "| workload | n | peer | median time | vs TPE | peak RSS | extra |",
-        "| --- | ---: | --- | ---: | ---: | ---: | --- |",
-    ]
-    print("\n".join(lines), flush=True)
+    header = ["workload", "n", "peer", "median time", "vs TPE", "peak RSS", "extra", "target"]
+    rows = []
+    print(report.markdown_table(header, "lrlrrrll", []), flush=True)
     for workload in args.workloads:
         for n in args.sizes or plan[workload]:
             results = {}
@@ -128,33 +125,43 @@ def main():
                 ok = [r for r in runs if "error" not in r]
                 results[peer] = (ok, runs)
             tpe_time = median_of(results.get("tpe", ([], []))[0], "seconds")
+            hpyx_time = median_of(results.get("hpyx", ([], []))[0], "seconds")
             for peer, (ok, runs) in results.items():
                 t = median_of(ok, "seconds")
-                ratio = "%.1fx" % (tpe_time / t) if t and tpe_time else "-"
-                rss = median_of(ok, "peak_rss")
+                figures = {key: median_of(ok, key) for key in ("speedup", "bytes_per_task")}
+                if t and tpe_time:
+                    figures["vs_tpe"] = tpe_time / t
+                if t and hpyx_time:
+                    figures["vs_hpyx"] = t / hpyx_time
                 extra = []
-                for key in ("speedup", "bytes_per_task"):
-                    v = median_of(ok, key)
-                    if v is not None:
-                        extra.append(
-                            "%s %.2f" % (key, v) if key == "speedup" else "%s %.0f" % (key, v)
-                        )
+                if figures["speedup"] is not None:
+                    extra.append("speedup %.2f" % figures["speedup"])
+                if figures["bytes_per_task"] is not None:
+                    extra.append("bytes_per_task %.0f" % figures["bytes_per_task"])
+                if peer == "hpyx-traced" and "vs_hpyx" in figures:
+                    extra.append("%.2fx hpyx's time" % figures["vs_hpyx"])
                 errors = [r["error"] for r in runs if "error" in r]
                 if errors:
                     extra.append(errors[0])
-                line = "| %s | %d | %s | %s | %s | %s | %s |" % (
+                rss = median_of(ok, "peak_rss")
+                row = [
                     workload,
-                    n,
+                    str(n),
                     peer,
                     fmt_time(t),
-                    ratio,
+                    "%.1fx" % figures["vs_tpe"] if "vs_tpe" in figures else "-",
                     "%.0f MiB" % (rss / 2**20) if rss else "-",
                     ", ".join(extra),
-                )
-                lines.append(line)
-                print(line, flush=True)
-    if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+                    target_cell(workload, n, peer, figures, python),
+                ]
+                rows.append(row)
+                print("| " + " | ".join(row) + " |", flush=True)
+    note = (
+        "Each figure is the median of %d runs, each in a fresh process." % repeat
+        if repeat > 1
+        else "Each figure is one run in a fresh process."
+    )
+    rep.write(note + "\n\n" + report.markdown_table(header, "lrlrrrll", rows))
 
 
 if __name__ == "__main__":
