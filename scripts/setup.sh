@@ -36,7 +36,7 @@ if ((${#need_apt[@]})); then
 fi
 
 source scripts/pythons.sh
-test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis dask distributed tqdm)
+test_deps=(pytest pytest-timeout pytest-run-parallel hypothesis "dask>=2025.1" "distributed>=2025.1" tqdm)
 # The docs site (mkdocs build --strict in scripts/test.sh), in .venv only.
 docs_deps=(mkdocs mkdocs-material "mkdocstrings[python]")
 # The linters and type checkers of `make lint` (a tier of scripts/test.sh), in .venv only.
