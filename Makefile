@@ -77,7 +77,7 @@ bench-report-python: ## The Python benchmarks on each of BENCH_PYTHONS, tables w
 	done
 
 # The Python linters and type checkers come from .venv (`make setup`).
-PY_LINTED := python/hpyx examples benchmarks
+PY_LINTED := python/hpyx examples benchmarks tests
 TYPED_EXAMPLE := examples/typed_pipeline.py
 
 .PHONY: lint

@@ -18,14 +18,14 @@ import distributed
 
 
 def local_cluster(**kwargs):
-    options = dict(
-        processes=True,
-        n_workers=2,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        silence_logs=50,
-    )
+    options = {
+        "processes": True,
+        "n_workers": 2,
+        "threads_per_worker": 1,
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+        "silence_logs": 50,
+    }
     options.update(kwargs)
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         return distributed.LocalCluster(**options)
@@ -88,9 +88,7 @@ def record_and_wait(directory, gate):
 
 def started_pids(directory):
     return [
-        int(name.split("-")[1])
-        for name in os.listdir(directory)
-        if name.startswith("started-")
+        int(name.split("-")[1]) for name in os.listdir(directory) if name.startswith("started-")
     ]
 
 

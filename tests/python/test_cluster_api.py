@@ -75,9 +75,7 @@ def test_submit_runs_the_call_where_the_runtime_is(where):
 
 def test_map_yields_results_in_order(where):
     with hpyx.HPXExecutor() as ex:
-        assert list(ex.map(add, range(20), range(20), timeout=WAIT)) == [
-            2 * i for i in range(20)
-        ]
+        assert list(ex.map(add, range(20), range(20), timeout=WAIT)) == [2 * i for i in range(20)]
 
 
 def test_map_reraises_the_first_failure(where):
@@ -143,9 +141,7 @@ def test_stdlib_helpers_work_on_the_futures(where):
     futures = [hpyx.async_(inc, i) for i in range(8)]
     done, not_done = cf.wait(futures, timeout=WAIT)
     assert not not_done and len(done) == 8
-    assert sorted(f.result() for f in cf.as_completed(futures, timeout=WAIT)) == list(
-        range(1, 9)
-    )
+    assert sorted(f.result() for f in cf.as_completed(futures, timeout=WAIT)) == list(range(1, 9))
     seen = []
     futures[0].add_done_callback(seen.append)
     assert seen == [futures[0]]

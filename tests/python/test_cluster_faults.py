@@ -109,13 +109,13 @@ def test_a_lost_scheduler_fails_every_pending_result_with_a_clear_error(
         # No worker ever joins: the tasks stay pending on the scheduler.
         # (A builtin: the scheduler process unpickles the graph.)
         sent = [hpyx.async_(abs, -i) for i in range(5)]
-        _wait_until(
-            lambda: all(f._dfut is not None for f in sent), "the batch was never sent"
-        )
+        _wait_until(lambda: all(f._dfut is not None for f in sent), "the batch was never sent")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=WAIT)
         for f in sent:
-            with pytest.raises(hpyx.ClusterError, match="lost the connection to the dask scheduler"):
+            with pytest.raises(
+                hpyx.ClusterError, match="lost the connection to the dask scheduler"
+            ):
                 f.result(timeout=4 * WAIT)
         later = hpyx.async_(abs, -1)
         with pytest.raises(hpyx.ClusterError, match=address):

@@ -47,7 +47,7 @@ def test_init_with_the_same_client_is_idempotent_and_another_is_an_error(on_clus
 
 
 def test_init_rejects_what_is_not_a_cluster():
-    with pytest.raises(TypeError, match="scheduler address or a distributed.Client"):
+    with pytest.raises(TypeError, match=r"scheduler address or a distributed\.Client"):
         hpyx.init(cluster=42)
 
 

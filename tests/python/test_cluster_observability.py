@@ -45,7 +45,7 @@ def _small_dag():
     c = hpyx.dataflow(add, a, b)
     d = c.then(inc)
     e = hpyx.when_all([c, d])
-    return dict(a=a, b=b, c=c, d=d, e=e)
+    return {"a": a, "b": b, "c": c, "d": d, "e": e}
 
 
 # The edges of `_small_dag`, input to dependent.
