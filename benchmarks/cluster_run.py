@@ -24,7 +24,6 @@ its section of BENCHMARKS.md (``report.py``).
 from __future__ import annotations
 
 import argparse
-import operator
 import random
 import statistics
 import sys
@@ -143,13 +142,29 @@ WORKLOADS = {
 }
 
 
-def settle(client):
-    """Waits until the scheduler has forgotten every task of the last run."""
-    deadline = time.monotonic() + 120
-    count = operator.methodcaller("__len__")
-    while client.run_on_scheduler(lambda dask_scheduler: count(dask_scheduler.tasks)):
+def tasks_left(dask_scheduler):
+    """Runs on the scheduler: how many tasks it still has, and a few of them
+    with their state and how many clients want them."""
+    sample = [
+        "%s (%s, wanted by %d)" % (key, ts.state, len(ts.who_wants))
+        for key, ts in list(dask_scheduler.tasks.items())[:3]
+    ]
+    return len(dask_scheduler.tasks), sample
+
+
+def settle(client, way, timeout=120):
+    """Waits until the scheduler has forgotten every task of the last run
+    (``way``, e.g. ``chain/hpyx``), or says which it kept."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count, sample = client.run_on_scheduler(tasks_left)
+        if not count:
+            return
         if time.monotonic() > deadline:
-            raise RuntimeError("the scheduler kept tasks of the last run")
+            raise RuntimeError(
+                "the scheduler kept %d tasks for %d s after the %s run: %s"
+                % (count, timeout, way, "; ".join(sample))
+            )
         time.sleep(0.05)
 
 
@@ -171,6 +186,7 @@ def main():
     rep = report.Report(args.write, report.section_name(__file__))
 
     rows = []
+    previous = "first"
     print(_HEADER, flush=True)
     with local_cluster() as cluster, distributed.Client(cluster, set_as_default=False) as client:
         hpyx.init(cluster=client)
@@ -180,7 +196,8 @@ def main():
                 times, builds, answers = {}, {}, set()
                 for _ in range(args.repeat):
                     for way, fn in ways.items():
-                        settle(client)
+                        settle(client, previous)
+                        previous = "%s/%s" % (name, way)
                         start = time.perf_counter()
                         built_at, answer = fn(client, n)
                         times.setdefault(way, []).append(time.perf_counter() - start)
