@@ -3,7 +3,9 @@ the scheduler, batching, HPYX_CLUSTER, and the optional dependency."""
 
 from __future__ import annotations
 
+import gc
 import os
+import time
 
 import distributed
 import pytest
@@ -88,6 +90,29 @@ def test_values_stay_on_the_workers_until_result(on_cluster):
     # `a` was never asked for: its promise only knows that it succeeded.
     assert a._fetched is _future._NOTHING
     assert a.result(timeout=WAIT) == 2
+
+
+def _task_keys(dask_scheduler):
+    return list(dask_scheduler.tasks)
+
+
+def test_dropped_futures_leave_the_scheduler_without_a_garbage_collection(on_cluster):
+    # With the cycle collector off, as it mostly is on the free-threaded
+    # build: only reference counting may free what the scheduler holds.
+    gc.collect()
+    gc.disable()
+    try:
+        parts = [hpyx.async_(inc, i) for i in range(2000)]
+        total = hpyx.dataflow(lambda *xs: sum(xs), *parts)
+        assert total.result(timeout=WAIT) == sum(range(1, 2001))
+        keys = {f.key for f in [*parts, total]}
+        del parts, total
+        deadline = time.monotonic() + WAIT
+        while keys & set(on_cluster.run_on_scheduler(_task_keys)):
+            assert time.monotonic() < deadline, "the scheduler kept the dropped futures' tasks"
+            time.sleep(0.05)
+    finally:
+        gc.enable()
 
 
 def test_nodes_built_before_a_result_go_in_few_batches(on_cluster, monkeypatch):

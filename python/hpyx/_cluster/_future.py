@@ -108,6 +108,15 @@ class ClusterFuture(Future):
         except cf.InvalidStateError:
             pass
 
+    def __del__(self):
+        # Tells the scheduler at once that this client no longer wants the
+        # task (dask's future would say so only when it is freed, and dask
+        # keeps it in reference cycles that wait for the cycle collector,
+        # which runs rarely on the free-threaded build).
+        dfut = self._dfut
+        if dfut is not None:
+            dfut.release()
+
     # -- the stdlib's API ------------------------------------------------------
 
     def result(self, timeout=None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import weakref
 
 from .._future import _cancel, _done
 from . import _errors, _observe, _task
@@ -173,8 +174,25 @@ class Submitter:
                 dfut = dfuts[future._key]
                 future._dfut = dfut
                 future._stage = SENT
-                dfut.add_done_callback(future._complete_from)
+                dfut.add_done_callback(_completer(future))
             return
+
+
+def _completer(future):
+    """The done-callback of ``future``'s distributed future. It holds the
+    future weakly: dask keeps a finished callback's arguments in reference
+    cycles (exception tracebacks of its event loop) that only the cycle
+    collector frees, and a strong reference there would keep the future, and
+    so its task on the cluster, alive until then. While the task runs, the
+    watchdog's ``sent`` table holds the future."""
+    ref = weakref.ref(future)
+
+    def complete(dfut):
+        future = ref()
+        if future is not None:
+            future._complete_from(dfut)
+
+    return complete
 
 
 def _submit_graph(client, graph, order):
