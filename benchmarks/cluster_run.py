@@ -24,6 +24,7 @@ its section of BENCHMARKS.md (``report.py``).
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import sys
@@ -31,8 +32,9 @@ import time
 from pathlib import Path
 
 import distributed
-import hpyx
 import report
+
+import hpyx
 
 # The test suite's cluster: 2 worker processes, 1 thread each, 127.0.0.1.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
@@ -154,7 +156,11 @@ def tasks_left(dask_scheduler):
 
 def settle(client, way, timeout=120):
     """Waits until the scheduler has forgotten every task of the last run
-    (``way``, e.g. ``chain/hpyx``), or says which it kept."""
+    (``way``, e.g. ``chain/hpyx``), or says which it kept. A collection
+    first: dask's futures of a raw run sit in reference cycles of its event
+    loop, which the free-threaded build's collector may leave for minutes
+    (hpyx's futures release their tasks without one)."""
+    gc.collect()
     deadline = time.monotonic() + timeout
     while True:
         count, sample = client.run_on_scheduler(tasks_left)

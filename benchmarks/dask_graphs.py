@@ -32,10 +32,11 @@ import time
 
 import dask
 import dask.local
-import hpyx
-import hpyx.dask
 import report
 from dask._task_spec import Task, TaskRef, convert_legacy_graph
+
+import hpyx
+import hpyx.dask
 
 
 def tiny(*xs):

@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import gc
 
-import hpyx
 import report
-from hpyx import _core
 from workloads import block_workers, noop, rss_bytes
+
+import hpyx
+from hpyx import _core
 
 N = 200_000
 

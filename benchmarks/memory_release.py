@@ -18,9 +18,10 @@ import gc
 import mmap
 import weakref
 
-import hpyx
 import report
 from workloads import rss_bytes
+
+import hpyx
 
 MiB = 1 << 20
 STEPS = 50

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 
-import hpyx
 import report
 from workloads import block_workers, noop
+
+import hpyx
 
 
 def resident():

@@ -3,7 +3,10 @@
 ``local_cluster(**kwargs)`` starts a ``distributed.LocalCluster`` with worker
 processes (2 workers, 1 thread each unless told otherwise), on loopback
 only, without dask's statistical profiler (it reads the frames of running
-threads, which crashes free-threaded 3.13t); ``worker_pids(client)`` maps worker address -> pid.
+threads, which crashes free-threaded 3.13t); ``start_server(script, *args)``
+runs a scheduler (``SCHEDULER_SCRIPT``) or worker script in a process of its
+own, for tests that stop or kill it; ``worker_pids(client)`` maps worker
+address -> pid.
 The functions below run as tasks: they live in an importable module so the
 worker processes load them by reference.
 """
@@ -11,6 +14,8 @@ worker processes load them by reference.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import dask
@@ -29,6 +34,40 @@ def local_cluster(**kwargs):
     options.update(kwargs)
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         return distributed.LocalCluster(**options)
+
+
+SCHEDULER_SCRIPT = """
+import asyncio
+from distributed import Scheduler
+
+async def main():
+    async with Scheduler(host="127.0.0.1", port=0, dashboard_address=None) as s:
+        print(s.address, flush=True)
+        await s.finished()
+
+asyncio.run(main())
+"""
+
+
+def start_server(script, *args):
+    """Runs a dask server ``script`` (it prints its address first) in its
+    own process, without the profiler; returns the process and the address.
+    The caller kills the process."""
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    address = proc.stdout.readline().strip()
+    if not address.startswith("tcp://127.0.0.1:"):
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the server printed %r, not its address" % address)
+    return proc, address
 
 
 def worker_pids(client):

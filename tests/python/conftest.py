@@ -93,3 +93,28 @@ def blocked_workers(executor, n=None):
         release.set()
         for f in blockers:
             f.result(timeout=WAIT)
+
+
+# -- a dask.distributed cluster, for the cluster-mode tests -------------------
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    """A client of a LocalCluster of two worker processes (one thread each)
+    on 127.0.0.1, one per test module that asks for it."""
+    import distributed
+    from _cluster_helpers import local_cluster
+
+    with local_cluster() as cluster:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            yield client
+
+
+@pytest.fixture
+def on_cluster(cluster_client):
+    """hpyx's runtime is ``cluster_client``'s cluster for the test."""
+    hpyx.init(cluster=cluster_client)
+    try:
+        yield cluster_client
+    finally:
+        hpyx.shutdown()

@@ -37,7 +37,9 @@ Trailing text
 
 def test_replace_section_puts_content_between_the_markers():
     out = report.replace_section(DOC, "run:3.11", "| a |\n| --- |\n| 1 |\n")
-    assert "<!-- bench:run:3.11:begin -->\n| a |\n| --- |\n| 1 |\n<!-- bench:run:3.11:end -->" in out
+    assert (
+        "<!-- bench:run:3.11:begin -->\n| a |\n| --- |\n| 1 |\n<!-- bench:run:3.11:end -->" in out
+    )
     assert "old table\n<!-- bench:run:3.11:end" not in out
 
 
@@ -55,7 +57,9 @@ def test_replace_section_twice_gives_the_same_file():
 
 
 def test_missing_markers_are_an_error_naming_the_section_and_the_file():
-    with pytest.raises(report.ReportError, match=r"BENCHMARKS\.md has no <!-- bench:dask_graphs:3\.11:begin -->"):
+    with pytest.raises(
+        report.ReportError, match=r"BENCHMARKS\.md has no <!-- bench:dask_graphs:3\.11:begin -->"
+    ):
         report.replace_section(DOC, "dask_graphs:3.11", "x", "BENCHMARKS.md")
     only_begin = "<!-- bench:a:begin -->\n"
     with pytest.raises(report.ReportError, match="no <!-- bench:a:end --> marker"):
@@ -64,7 +68,9 @@ def test_missing_markers_are_an_error_naming_the_section_and_the_file():
 
 def test_duplicate_markers_are_an_error_giving_their_lines():
     doc = DOC + "<!-- bench:run:3.11:begin -->\n"
-    with pytest.raises(report.ReportError, match=r"has 2 <!-- bench:run:3\.11:begin --> markers at lines 5, 15"):
+    with pytest.raises(
+        report.ReportError, match=r"has 2 <!-- bench:run:3\.11:begin --> markers at lines 5, 15"
+    ):
         report.replace_section(doc, "run:3.11", "x")
 
 
@@ -76,7 +82,7 @@ def test_end_marker_before_begin_is_an_error():
 
 def test_a_name_that_prefixes_another_does_not_match_it():
     # run:3.1 is not run:3.11's section.
-    with pytest.raises(report.ReportError, match="no <!-- bench:run:3.1:begin"):
+    with pytest.raises(report.ReportError, match=r"no <!-- bench:run:3\.1:begin"):
         report.replace_section(DOC, "run:3.1", "x")
 
 
@@ -145,7 +151,7 @@ def test_concurrent_writers_of_different_sections_keep_both(tmp_path):
 def test_report_checks_the_markers_when_the_run_starts(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
     path.write_text(DOC)
-    with pytest.raises(report.ReportError, match="no <!-- bench:first_graph:3.11:begin"):
+    with pytest.raises(report.ReportError, match=r"no <!-- bench:first_graph:3\.11:begin"):
         report.Report(path, "first_graph:3.11", argv=["benchmarks/first_graph.py"])
 
 
@@ -167,7 +173,11 @@ def test_header_names_command_interpreter_date_cores_load_and_commit(tmp_path, m
         interpreter_name="CPython 3.11.7 (GIL)",
     )
     rep.write("| a |\n| --- |\n| 1 |")
-    section = path.read_text().split("<!-- bench:run:3.11:begin -->\n")[1].split("<!-- bench:run:3.11:end")[0]
+    section = (
+        path.read_text()
+        .split("<!-- bench:run:3.11:begin -->\n")[1]
+        .split("<!-- bench:run:3.11:end")[0]
+    )
     header, blank, *table = section.splitlines()
     assert blank == ""
     assert table == ["| a |", "| --- |", "| 1 |"]
@@ -198,7 +208,10 @@ def test_command_line_quotes_arguments_and_keeps_outside_interpreters_absolute()
 
 def test_section_name_is_script_and_interpreter():
     tag = "%d.%d" % sys.version_info[:2]
-    assert report.section_name("benchmarks/dask_graphs.py") in (f"dask_graphs:{tag}", f"dask_graphs:{tag}t")
+    assert report.section_name("benchmarks/dask_graphs.py") in (
+        f"dask_graphs:{tag}",
+        f"dask_graphs:{tag}t",
+    )
     assert report.interpreter_tag().startswith(tag)
 
 

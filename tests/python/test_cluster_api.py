@@ -15,14 +15,12 @@ import time
 import traceback
 import types
 
-import distributed
 import pytest
 from _cluster_helpers import (
     add,
     fail,
     fib,
     inc,
-    local_cluster,
     mark_ran,
     pid,
     sleep_then,
@@ -32,13 +30,6 @@ from _cluster_helpers import (
 from conftest import WAIT
 
 import hpyx
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    with local_cluster() as cluster:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            yield client
 
 
 @pytest.fixture(params=["local", "cluster"])

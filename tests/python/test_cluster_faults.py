@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import distributed
 import pytest
 from _cluster_helpers import (
+    SCHEDULER_SCRIPT,
     add,
     inc,
     local_cluster,
     record_and_wait,
+    start_server,
     started_pids,
     worker_pids,
 )
@@ -69,35 +69,15 @@ def test_a_worker_killed_mid_task_reruns_it_elsewhere(on_cluster, tmp_path):
     assert hpyx.dataflow(add, task, 1).result(timeout=WAIT) == rerun + 1
 
 
-_SCHEDULER = """
-import sys
-from distributed import Scheduler
-import asyncio
-
-async def main():
-    async with Scheduler(host="127.0.0.1", port=0, dashboard_address=None) as s:
-        print(s.address, flush=True)
-        await s.finished()
-
-asyncio.run(main())
-"""
-
-
 @pytest.fixture
 def scheduler_process():
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SCHEDULER],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc, address = start_server(SCHEDULER_SCRIPT)
     try:
-        address = proc.stdout.readline().strip()
-        assert address.startswith("tcp://127.0.0.1:"), address
         yield proc, address
     finally:
         proc.kill()
         proc.wait(timeout=WAIT)
+        proc.stdout.close()
 
 
 def test_a_lost_scheduler_fails_every_pending_result_with_a_clear_error(

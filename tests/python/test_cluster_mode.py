@@ -7,30 +7,13 @@ import gc
 import os
 import time
 
-import distributed
 import pytest
-from _cluster_helpers import add, inc, local_cluster
+from _cluster_helpers import add, inc
 from conftest import WAIT
 from fresh_interpreter import check_py
 
 import hpyx
 from hpyx._cluster import _future, _submit
-
-
-@pytest.fixture(scope="module")
-def client():
-    with local_cluster() as cluster:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            yield client
-
-
-@pytest.fixture
-def on_cluster(client):
-    hpyx.init(cluster=client)
-    try:
-        yield client
-    finally:
-        hpyx.shutdown()
 
 
 def test_import_hpyx_does_not_import_distributed():
@@ -53,9 +36,9 @@ def test_init_rejects_what_is_not_a_cluster():
         hpyx.init(cluster=42)
 
 
-def test_shutdown_gives_back_the_local_runtime(client):
+def test_shutdown_gives_back_the_local_runtime(cluster_client):
     local_async = hpyx.async_
-    hpyx.init(cluster=client)
+    hpyx.init(cluster=cluster_client)
     assert hpyx.async_ is not local_async
     hpyx.shutdown()
     assert hpyx.async_ is local_async
@@ -130,7 +113,7 @@ def test_nodes_built_before_a_result_go_in_few_batches(on_cluster, monkeypatch):
     assert len(sends) <= 200, sends
 
 
-def test_hpyx_cluster_runs_a_script_unchanged(client):
+def test_hpyx_cluster_runs_a_script_unchanged(cluster_client):
     proc = check_py(
         "import os, sys\n"
         "import hpyx\n"
@@ -140,10 +123,10 @@ def test_hpyx_cluster_runs_a_script_unchanged(client):
         "    pids |= set(ex.map(lambda _: os.getpid(), range(4)))\n"
         "print(sorted(pids))\n"
         "assert os.getpid() not in pids\n",
-        env={"HPYX_CLUSTER": client.scheduler.address},
+        env={"HPYX_CLUSTER": cluster_client.scheduler.address},
         timeout=120,
     )
-    worker_pids = set(client.run(os.getpid).values())
+    worker_pids = set(cluster_client.run(os.getpid).values())
     assert set(eval(proc.stdout)) <= worker_pids
 
 

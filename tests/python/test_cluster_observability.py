@@ -8,30 +8,13 @@ import io
 import json
 import re
 
-import distributed
 import pytest
-from _cluster_helpers import add, fail, inc, local_cluster
+from _cluster_helpers import add, fail, inc
 from conftest import WAIT
 
 import hpyx
 
 TOPIC = "hpyx-task-ran"
-
-
-@pytest.fixture(scope="module")
-def client():
-    with local_cluster() as cluster:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            yield client
-
-
-@pytest.fixture
-def on_cluster(client):
-    hpyx.init(cluster=client)
-    try:
-        yield client
-    finally:
-        hpyx.shutdown()
 
 
 def _workers(client):

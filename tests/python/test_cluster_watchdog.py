@@ -9,28 +9,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from _cluster_helpers import inc, wait_for_file
+from _cluster_helpers import SCHEDULER_SCRIPT, inc, start_server, wait_for_file
 from conftest import WAIT
 from fresh_interpreter import run_py
 
 import hpyx
-
-_SCHEDULER = """
-import asyncio
-from distributed import Scheduler
-
-async def main():
-    async with Scheduler(host="127.0.0.1", port=0, dashboard_address=None) as s:
-        print(s.address, flush=True)
-        await s.finished()
-
-asyncio.run(main())
-"""
 
 _WORKER = """
 import asyncio, sys
@@ -45,30 +31,15 @@ asyncio.run(main())
 """
 
 
-def _start(code, *args):
-    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    address = proc.stdout.readline().strip()
-    assert address.startswith("tcp://127.0.0.1:"), address
-    return proc, address
-
-
 @pytest.fixture
 def cluster_processes():
     """A scheduler process and one worker process on 127.0.0.1; the
     scheduler is resumed and both are killed at the end, whatever happened."""
     procs = []
     try:
-        scheduler, address = _start(_SCHEDULER)
+        scheduler, address = start_server(SCHEDULER_SCRIPT)
         procs.append(scheduler)
-        worker, _ = _start(_WORKER, address)
+        worker, _ = start_server(_WORKER, address)
         procs.append(worker)
         yield scheduler, address
     finally:
