@@ -91,8 +91,10 @@ def test_dropped_futures_leave_the_scheduler_without_a_garbage_collection(on_clu
         keys = {f.key for f in [*parts, total]}
         del parts, total
         deadline = time.monotonic() + WAIT
-        while keys & set(on_cluster.run_on_scheduler(_task_keys)):
-            assert time.monotonic() < deadline, "the scheduler kept the dropped futures' tasks"
+        while left := keys & set(on_cluster.run_on_scheduler(_task_keys)):
+            assert time.monotonic() < deadline, (
+                "the scheduler kept %d of the dropped futures' tasks" % len(left)
+            )
             time.sleep(0.05)
     finally:
         gc.enable()

@@ -147,6 +147,7 @@ class Submitter:
                     node[0]._stage = SENDING
             if batch:
                 self._send(batch)
+                batch.clear()  # see the end of _send
 
     def _send(self, batch):
         try:
@@ -175,6 +176,14 @@ class Submitter:
                 future._dfut = dfut
                 future._stage = SENT
                 dfut.add_done_callback(_completer(future))
+            # dask keeps frames of its own in reference cycles, and a frame
+            # keeps its callers' frames, this one and flush()'s among them,
+            # with their variables: let go of the nodes before returning, or
+            # the last batch's futures (and their tasks on the cluster) wait
+            # for the cycle collector.
+            del dfuts, dfut, future, node
+            order.clear()
+            batch.clear()
             return
 
 
